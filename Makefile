@@ -12,11 +12,9 @@ demo: setup
 
 lint: setup
 	$(PY) -m ruff check mmkd tools tests configs benchmarks
-	$(PY) -m ruff format --check mmkd tools tests configs benchmarks
 
 format: setup
 	$(PY) -m ruff check --fix mmkd tools tests configs benchmarks
-	$(PY) -m ruff format mmkd tools tests configs benchmarks
 
 test: setup lint
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)

@@ -1,1 +1,3 @@
+from .kd_two_stage import KnowledgeDistillationTwoStageDetector
 
+__all__ = ['KnowledgeDistillationTwoStageDetector']

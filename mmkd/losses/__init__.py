@@ -1,1 +1,11 @@
+from .hint_loss import HintLoss
+from .kd_soft_cross_entropy_loss import KDSoftCrossEntropyLoss, kd_soft_cross_entropy
+from .teacher_bounded_regression_loss import (
+    TeacherBoundedRegressionLoss,
+    teacher_bounded_regression,
+)
 
+__all__ = [
+    'HintLoss', 'KDSoftCrossEntropyLoss', 'kd_soft_cross_entropy',
+    'TeacherBoundedRegressionLoss', 'teacher_bounded_regression'
+]

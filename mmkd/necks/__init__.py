@@ -1,1 +1,3 @@
+from .feature_adapter import FeatureAdapter
 
+__all__ = ['FeatureAdapter']

@@ -1,0 +1,471 @@
+# Copyright (c) mmkd contributors. All rights reserved.
+"""Knowledge distillation for two-stage detectors (Chen et al., NeurIPS 2017)."""
+import copy
+import math
+import os.path as osp
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmdet.models.dense_heads import RPNHead
+from mmdet.models.detectors import TwoStageDetector
+from mmdet.models.roi_heads import StandardRoIHead
+from mmdet.models.utils import images_to_levels, multi_apply, unpack_gt_instances
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.structures.bbox import BaseBoxes, bbox2roi, cat_boxes
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.config import Config, ConfigDict
+from torch import Tensor
+
+TeacherConfig = Union[ConfigType, str, Path]
+
+
+@MODELS.register_module()
+class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
+    r"""Faster R-CNN student distilled from a frozen two-stage teacher.
+
+    `Learning Efficient Object Detection Models with Knowledge Distillation
+    <https://papers.nips.cc/paper/6676>`_, Chen et al., NeurIPS 2017, Eq. (1):
+    :math:`L = L_{RPN} + L_{RCN} + \gamma L_{hint}`, each head
+    :math:`L_{cls} + \lambda L_{reg}` with
+    :math:`L_{cls} = \mu L_{hard} + (1 - \mu) L_{soft}` and
+    :math:`L_{reg} = L_{smoothL1} + \nu L_b`.
+    ``mu`` is the weight of the student's own ``loss_cls``, ``1 - mu`` that of the soft
+    losses, ``nu`` that of the bounded losses, ``gamma`` that of ``loss_hint``; ``lambda``
+    is the weight of the student's own ``loss_bbox`` (1).
+
+    The teacher is evaluated where the student is: its RPN on the same anchors, its R-CNN
+    head on the student's sampled RoIs. It is built from its config, loaded from its
+    checkpoint and frozen; it is kept out of ``state_dict()``, ``parameters()``, the
+    optimizer and DDP, and moves with the student on ``.to()`` / ``.cuda()``.
+
+    Args:
+        backbone, neck, rpn_head, roi_head, train_cfg, test_cfg, data_preprocessor,
+            init_cfg: The student, as for :class:`TwoStageDetector`.
+        teacher_config (str | Path | dict): Teacher config: a file path, an
+            ``mmdet::`` config name, or a dict (a whole config or its ``model``).
+        teacher_ckpt (str, optional): Teacher checkpoint, path or URL. ``None`` leaves
+            the teacher random (tests only).
+        eval_teacher (bool): Keep the teacher in eval mode. Defaults to True.
+        loss_rpn_kd_cls (dict, optional): Soft loss on the RPN objectness at the
+            sampled anchors. ``None`` disables it.
+        loss_rpn_kd_bbox (dict, optional): Bounded regression on the positive anchors.
+        loss_kd_cls (dict, optional): Soft loss on the R-CNN scores of the sampled RoIs.
+        loss_kd_bbox (dict, optional): Bounded regression on the positive RoIs.
+        loss_hint (dict, optional): Hint loss between adapted student and teacher
+            neck features, averaged over ``hint_levels``.
+        hint_levels (Sequence[int], optional): Student neck levels that get hints.
+            Defaults to every level that has a teacher counterpart.
+        adapter (dict, optional): The adaptation layer, a :class:`FeatureAdapter`;
+            channels and level count are filled in from the necks. ``None``: hints
+            without adaptation (channels must match).
+        student_downsample (int): 1, or the paper's high-resolution teacher: the
+            training pipeline produces the teacher's input and the student trains
+            on it downsampled by this power of two. Student level ``l`` then meets
+            teacher level ``l + log2(student_downsample)`` (same anchors, same
+            feature size); the student's test pipeline uses the smaller scale.
+            Defaults to 1.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 neck: ConfigType,
+                 rpn_head: ConfigType,
+                 roi_head: ConfigType,
+                 teacher_config: TeacherConfig,
+                 teacher_ckpt: Optional[str] = None,
+                 eval_teacher: bool = True,
+                 loss_rpn_kd_cls: OptConfigType = dict(
+                     type='KDSoftCrossEntropyLoss', use_sigmoid=True, T=1.0, bg_weight=1.5,
+                     loss_weight=0.5),
+                 loss_rpn_kd_bbox: OptConfigType = dict(
+                     type='TeacherBoundedRegressionLoss', margin=0.0, loss_weight=0.5),
+                 loss_kd_cls: OptConfigType = dict(
+                     type='KDSoftCrossEntropyLoss', T=1.0, bg_weight=1.5, loss_weight=0.5),
+                 loss_kd_bbox: OptConfigType = dict(
+                     type='TeacherBoundedRegressionLoss', margin=0.0, loss_weight=0.5),
+                 loss_hint: OptConfigType = dict(
+                     type='HintLoss', loss_type='l2', loss_weight=0.5),
+                 hint_levels: Optional[Sequence[int]] = None,
+                 adapter: OptConfigType = dict(type='FeatureAdapter', kernel_size=1),
+                 student_downsample: int = 1,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            rpn_head=rpn_head,
+            roi_head=roi_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        if student_downsample < 1 or student_downsample & (student_downsample - 1):
+            raise ValueError('student_downsample must be a power of two (1, 2, 4...), '
+                             f'got {student_downsample}')
+        self.student_downsample = student_downsample
+        self.level_shift = int(math.log2(student_downsample))
+        self.eval_teacher = eval_teacher
+
+        teacher = MODELS.build(_teacher_model_config(teacher_config))
+        _check_supported(self, 'student')
+        _check_supported(teacher, 'teacher')
+        _check_compatible(self, teacher, self.level_shift)
+        if teacher_ckpt is not None:
+            from mmkd.utils import load_teacher_checkpoint
+            load_teacher_checkpoint(teacher, teacher_ckpt)
+        teacher.requires_grad_(False)
+        teacher.train(not eval_teacher)
+        # A plain attribute, not a submodule: out of state_dict(), parameters(),
+        # init_weights(), the optimizer and DDP.
+        object.__setattr__(self, 'teacher', teacher)
+        self._same_normalization = _same_normalization(self.data_preprocessor,
+                                                       teacher.data_preprocessor)
+
+        self.loss_rpn_kd_cls = _build_optional(loss_rpn_kd_cls)
+        self.loss_rpn_kd_bbox = _build_optional(loss_rpn_kd_bbox)
+        self.loss_kd_cls = _build_optional(loss_kd_cls)
+        self.loss_kd_bbox = _build_optional(loss_kd_bbox)
+        self.loss_hint = _build_optional(loss_hint)
+        num_levels = self.rpn_head.prior_generator.num_levels - self.level_shift
+        self.hint_levels = list(range(num_levels) if hint_levels is None else hint_levels)
+        if any(not 0 <= lvl < num_levels for lvl in self.hint_levels):
+            raise ValueError(f'hint_levels {self.hint_levels}: the student has '
+                             f'{num_levels} levels with a teacher counterpart')
+        self.adapter = None
+        if self.loss_hint is not None and adapter is not None:
+            adapter = copy.deepcopy(adapter)
+            adapter.setdefault('in_channels', _neck_channels(self))
+            adapter.setdefault('out_channels', _neck_channels(teacher))
+            adapter.setdefault('num_levels', len(self.hint_levels))
+            self.adapter = MODELS.build(adapter)
+
+    def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> dict:
+        """Hard losses of the student, plus distillation from the teacher.
+
+        Args:
+            batch_inputs (Tensor): Normalised images, (N, 3, H, W), at the teacher's
+                scale (equal to the student's unless ``student_downsample > 1``).
+            batch_data_samples (list[:obj:`DetDataSample`]): Annotations and metas.
+
+        Returns:
+            dict[str, Tensor]: The student's ``loss_rpn_cls``, ``loss_rpn_bbox``,
+            ``loss_cls``, ``loss_bbox`` (and ``acc``), plus ``loss_rpn_kd_cls``,
+            ``loss_rpn_kd_bbox``, ``loss_kd_cls``, ``loss_kd_bbox``, ``loss_hint``.
+        """
+        teacher_inputs = self._teacher_inputs(batch_inputs)
+        batch_inputs, batch_data_samples = self._student_batch(batch_inputs,
+                                                               batch_data_samples)
+        losses = dict()
+
+        # 1. Features. The teacher never builds a graph.
+        x = self.extract_feat(batch_inputs)
+        with torch.no_grad():
+            teacher_x = self.teacher.extract_feat(teacher_inputs)
+
+        # 2. RPN: student hard losses and sampled anchors, teacher at the same anchors.
+        rpn_outs = self.rpn_head(x)
+        with torch.no_grad():
+            teacher_rpn_outs = self.teacher.rpn_head(teacher_x)
+        rpn_losses, rpn_targets = self._rpn_loss_and_targets(rpn_outs, batch_data_samples)
+        losses.update(rpn_losses)
+        losses.update(self._rpn_kd_losses(rpn_outs, teacher_rpn_outs, rpn_targets))
+
+        # 3. Student proposals, then the student's RoI sampling.
+        batch_img_metas = [sample.metainfo for sample in batch_data_samples]
+        proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.rpn)
+        rpn_results_list = self.rpn_head.predict_by_feat(
+            *rpn_outs, batch_img_metas=batch_img_metas, cfg=proposal_cfg)
+        sampling_results = self._sample_rois(x, rpn_results_list, batch_data_samples)
+
+        # 4. R-CNN: student head and hard losses, teacher head on the same RoIs.
+        rois = bbox2roi([res.priors for res in sampling_results])
+        bbox_results = self.roi_head._bbox_forward(x, rois)
+        with torch.no_grad():
+            teacher_rois = _scale_rois(rois, self.student_downsample)
+            teacher_bbox_results = self.teacher.roi_head._bbox_forward(teacher_x, teacher_rois)
+        bbox_loss_and_target = self.roi_head.bbox_head.loss_and_target(
+            cls_score=bbox_results['cls_score'],
+            bbox_pred=bbox_results['bbox_pred'],
+            rois=rois,
+            sampling_results=sampling_results,
+            rcnn_train_cfg=self.roi_head.train_cfg)
+        losses.update(bbox_loss_and_target['loss_bbox'])
+        losses.update(
+            self._rcnn_kd_losses(bbox_results, teacher_bbox_results,
+                                 bbox_loss_and_target['bbox_targets']))
+        if self.roi_head.with_mask:  # the mask head learns from hard labels only
+            batch_gt_instances = [sample.gt_instances for sample in batch_data_samples]
+            mask_results = self.roi_head.mask_loss(x, sampling_results,
+                                                   bbox_results['bbox_feats'],
+                                                   batch_gt_instances)
+            losses.update(mask_results['loss_mask'])
+
+        # 5. Hints: adapted student neck features against the teacher's.
+        if self.loss_hint is not None:
+            losses['loss_hint'] = self._hint_loss(x, teacher_x)
+        return losses
+
+    def _rpn_loss_and_targets(self, rpn_outs: Tuple[List[Tensor], List[Tensor]],
+                              batch_data_samples: SampleList) -> Tuple[dict, tuple]:
+        """The student's RPN losses, as ``RPNHead.loss_by_feat``, keeping the targets.
+
+        Returns:
+            tuple: ``dict(loss_rpn_cls, loss_rpn_bbox)`` and the per-level targets
+            ``(labels, label_weights, bbox_targets, bbox_weights, avg_factor)``,
+            each level (N, A_l) or (N, A_l, 4).
+        """
+        cls_scores, bbox_preds = rpn_outs
+        rpn_data_samples = copy.deepcopy(batch_data_samples)
+        for sample in rpn_data_samples:  # the RPN knows one class
+            sample.gt_instances.labels = torch.zeros_like(sample.gt_instances.labels)
+        batch_gt_instances, batch_gt_instances_ignore, batch_img_metas = \
+            unpack_gt_instances(rpn_data_samples)
+        rpn_head = self.rpn_head
+        featmap_sizes = [featmap.shape[-2:] for featmap in cls_scores]
+        anchor_list, valid_flag_list = rpn_head.get_anchors(
+            featmap_sizes, batch_img_metas, device=cls_scores[0].device)
+        targets = rpn_head.get_targets(
+            anchor_list, valid_flag_list, batch_gt_instances, batch_img_metas,
+            batch_gt_instances_ignore=batch_gt_instances_ignore)
+        labels, label_weights, bbox_targets, bbox_weights, avg_factor = targets
+        num_level_anchors = [anchors.size(0) for anchors in anchor_list[0]]
+        all_anchors = images_to_levels([cat_boxes(a) for a in anchor_list],
+                                       num_level_anchors)
+        losses_cls, losses_bbox = multi_apply(
+            rpn_head.loss_by_feat_single, cls_scores, bbox_preds, all_anchors, labels,
+            label_weights, bbox_targets, bbox_weights, avg_factor=avg_factor)
+        return dict(loss_rpn_cls=losses_cls, loss_rpn_bbox=losses_bbox), targets
+
+    def _rpn_kd_losses(self, rpn_outs: tuple, teacher_rpn_outs: tuple,
+                       rpn_targets: tuple) -> dict:
+        """Soft objectness on the sampled anchors, bounded regression on the positive.
+
+        Student level ``l`` meets teacher level ``l + level_shift``; the student's top
+        ``level_shift`` levels have no teacher counterpart and get no RPN distillation.
+        """
+        labels, label_weights, bbox_targets, bbox_weights, avg_factor = rpn_targets
+        levels = range(len(labels) - self.level_shift)
+        shifted = [lvl + self.level_shift for lvl in levels]
+        (cls_score, bbox_pred), (teacher_cls, teacher_bbox) = (
+            (_flatten_outputs(outs[0], lvls, 1), _flatten_outputs(outs[1], lvls, 4))
+            for outs, lvls in ((rpn_outs, levels), (teacher_rpn_outs, shifted)))
+        if teacher_cls.shape != cls_score.shape:
+            raise RuntimeError(
+                f'teacher RPN gives {teacher_cls.shape[0]} anchors, the student '
+                f'{cls_score.shape[0]}: their inputs or anchor generators do not match')
+        pos_weights = _flatten_targets(bbox_weights, levels)[:, 0]
+        losses = dict()
+        if self.loss_rpn_kd_cls is not None:
+            losses['loss_rpn_kd_cls'] = self.loss_rpn_kd_cls(
+                cls_score, teacher_cls, _flatten_targets(label_weights, levels),
+                avg_factor=avg_factor)
+        if self.loss_rpn_kd_bbox is not None:
+            losses['loss_rpn_kd_bbox'] = self.loss_rpn_kd_bbox(
+                bbox_pred, teacher_bbox, _flatten_targets(bbox_targets, levels), pos_weights,
+                avg_factor=pos_weights.sum().clamp(min=1))
+        return losses
+
+    def _sample_rois(self, x: Tuple[Tensor], rpn_results_list: list,
+                     batch_data_samples: SampleList) -> list:
+        """Assign and sample the student's proposals, as ``StandardRoIHead.loss``."""
+        roi_head = self.roi_head
+        batch_gt_instances, batch_gt_instances_ignore, _ = \
+            unpack_gt_instances(batch_data_samples)
+        sampling_results = []
+        for i, rpn_results in enumerate(rpn_results_list):
+            rpn_results.priors = rpn_results.pop('bboxes')
+            assign_result = roi_head.bbox_assigner.assign(
+                rpn_results, batch_gt_instances[i], batch_gt_instances_ignore[i])
+            sampling_results.append(
+                roi_head.bbox_sampler.sample(
+                    assign_result, rpn_results, batch_gt_instances[i],
+                    feats=[lvl_feat[i][None] for lvl_feat in x]))
+        return sampling_results
+
+    def _rcnn_kd_losses(self, bbox_results: dict, teacher_bbox_results: dict,
+                        bbox_targets: tuple) -> dict:
+        """Soft classification on all sampled RoIs; bounded regression on the
+        positive ones, for the regression of their ground-truth class."""
+        labels, label_weights, reg_targets, _ = bbox_targets
+        losses = dict()
+        if self.loss_kd_cls is not None:
+            losses['loss_kd_cls'] = self.loss_kd_cls(
+                bbox_results['cls_score'], teacher_bbox_results['cls_score'], label_weights)
+        if self.loss_kd_bbox is not None:
+            num_classes = self.roi_head.bbox_head.num_classes
+            pos = (labels >= 0) & (labels < num_classes)
+            gt_class = labels.clamp(max=num_classes - 1)
+            losses['loss_kd_bbox'] = self.loss_kd_bbox(
+                _class_regression(bbox_results['bbox_pred'], gt_class),
+                _class_regression(teacher_bbox_results['bbox_pred'], gt_class),
+                reg_targets, pos.float(), avg_factor=pos.sum().clamp(min=1))
+        return losses
+
+    def _hint_loss(self, x: Tuple[Tensor], teacher_x: Tuple[Tensor]) -> Tensor:
+        """Mean of the hint losses over ``hint_levels``."""
+        student_feats = [x[lvl] for lvl in self.hint_levels]
+        teacher_feats = [teacher_x[lvl + self.level_shift] for lvl in self.hint_levels]
+        if self.adapter is not None:
+            student_feats = self.adapter(student_feats,
+                                         [feat.shape[-2:] for feat in teacher_feats])
+        hint = [self.loss_hint(s, t) for s, t in zip(student_feats, teacher_feats)]
+        return sum(hint) / len(hint)
+
+    def _teacher_inputs(self, batch_inputs: Tensor) -> Tensor:
+        """The batch normalised as the teacher's ``data_preprocessor`` would have."""
+        if self._same_normalization:
+            return batch_inputs
+        student, teacher = self.data_preprocessor, self.teacher.data_preprocessor
+        raw = batch_inputs
+        if student._enable_normalize:
+            raw = raw * student.std + student.mean
+        if student._channel_conversion != teacher._channel_conversion:
+            raw = raw.flip(1)
+        if teacher._enable_normalize:
+            raw = (raw - teacher.mean) / teacher.std
+        return raw
+
+    def _student_batch(self, batch_inputs: Tensor,
+                       batch_data_samples: SampleList) -> Tuple[Tensor, SampleList]:
+        """The student's input: the teacher's downsampled by ``student_downsample``."""
+        if self.student_downsample == 1:
+            return batch_inputs, batch_data_samples
+        factor = 1.0 / self.student_downsample
+        batch_inputs = F.interpolate(
+            batch_inputs, scale_factor=factor, mode='bilinear', align_corners=False)
+        samples = copy.deepcopy(batch_data_samples)
+        for sample in samples:
+            _rescale_boxes_(sample.gt_instances.bboxes, factor)
+            if 'ignored_instances' in sample:
+                _rescale_boxes_(sample.ignored_instances.bboxes, factor)
+            meta = sample.metainfo
+            sample.set_metainfo(
+                dict(
+                    img_shape=_scale_shape(meta['img_shape'], factor),
+                    pad_shape=_scale_shape(meta['pad_shape'], factor),
+                    batch_input_shape=tuple(batch_inputs.shape[-2:]),
+                    scale_factor=tuple(s * factor for s in meta['scale_factor'])))
+        return batch_inputs, samples
+
+    def train(self, mode: bool = True) -> 'KnowledgeDistillationTwoStageDetector':
+        """Set the student's mode; the teacher stays in eval if ``eval_teacher``."""
+        super().train(mode)
+        self.teacher.train(mode and not self.eval_teacher)
+        return self
+
+    def _apply(self, fn, *args, **kwargs) -> 'KnowledgeDistillationTwoStageDetector':
+        """Move or cast the teacher with the student (``.to()``, ``.cuda()``, ``.half()``)."""
+        self.teacher._apply(fn, *args, **kwargs)
+        return super()._apply(fn, *args, **kwargs)
+
+
+def _teacher_model_config(teacher_config: TeacherConfig) -> ConfigDict:
+    """The teacher's model config from a path, an ``mmdet::`` name or a dict."""
+    if isinstance(teacher_config, (str, Path)):
+        name = str(teacher_config)
+        if '::' in name:
+            from mmengine.hub import get_config
+            teacher_config = get_config(name)
+        elif not osp.isfile(name):
+            raise FileNotFoundError(f"teacher_config '{name}' not found: give a config "
+                                    "file, an 'mmdet::' config name or a dict")
+        else:
+            teacher_config = Config.fromfile(name)
+    if 'model' in teacher_config:
+        teacher_config = teacher_config['model']
+    return ConfigDict(copy.deepcopy(teacher_config))
+
+
+def _check_supported(detector: nn.Module, role: str) -> None:
+    """Refuse what the data flow of ``loss()`` does not cover, e.g. Cascade R-CNN."""
+    rpn_head = getattr(detector, 'rpn_head', None)
+    if not isinstance(rpn_head, RPNHead) or not rpn_head.use_sigmoid_cls:
+        raise TypeError(f'{role} needs an RPNHead with a sigmoid objectness, got '
+                        f'{type(rpn_head).__name__}')
+    roi_head = getattr(detector, 'roi_head', None)
+    if type(roi_head) is not StandardRoIHead:
+        raise TypeError(f'{role} RoI head {type(roi_head).__name__} is not supported: '
+                        'mmkd distils StandardRoIHead (Faster R-CNN, Mask R-CNN)')
+    if roi_head.bbox_head.reg_decoded_bbox:
+        raise TypeError(f'{role} bbox head regresses decoded boxes (reg_decoded_bbox); '
+                        'bounded regression compares encoded deltas')
+
+
+def _check_compatible(student: nn.Module, teacher: nn.Module, level_shift: int) -> None:
+    """Same classes; teacher anchors at level ``l + shift`` equal the student's at ``l``."""
+    s_classes = student.roi_head.bbox_head.num_classes
+    t_classes = teacher.roi_head.bbox_head.num_classes
+    if s_classes != t_classes:
+        raise ValueError(f'teacher has {t_classes} classes, student {s_classes}: '
+                         'distillation needs the same classes')
+    scale = 2**level_shift
+    s_anchors = student.rpn_head.prior_generator.base_anchors
+    t_anchors = teacher.rpn_head.prior_generator.base_anchors[level_shift:]
+    if len(t_anchors) < len(s_anchors) - level_shift or any(
+            s.shape != t.shape or not torch.allclose(s, t / scale)
+            for s, t in zip(s_anchors, t_anchors)):
+        raise ValueError('teacher and student RPN anchors differ (anchor_generator '
+                         'scales, ratios, strides); the RPN is distilled on the same anchors')
+
+
+def _same_normalization(student: nn.Module, teacher: nn.Module) -> bool:
+    if student._channel_conversion != teacher._channel_conversion:
+        return False
+    if student._enable_normalize != teacher._enable_normalize:
+        return False
+    return not student._enable_normalize or (torch.equal(student.mean, teacher.mean)
+                                             and torch.equal(student.std, teacher.std))
+
+
+def _neck_channels(detector: nn.Module) -> int:
+    return detector.rpn_head.in_channels
+
+
+def _build_optional(cfg: OptConfigType) -> Optional[nn.Module]:
+    return None if cfg is None else MODELS.build(cfg)
+
+
+def _flatten_outputs(maps: Sequence[Tensor], levels: Sequence[int], dim: int) -> Tensor:
+    """Head outputs (N, A * dim, H, W) per level -> (N * sum_l H*W*A, dim), in the
+    anchor order of ``AnchorHead.get_targets`` (image, level, y, x, anchor)."""
+    num_imgs = maps[0].size(0)
+    flat = [maps[lvl].permute(0, 2, 3, 1).reshape(num_imgs, -1, dim) for lvl in levels]
+    return torch.cat(flat, dim=1).reshape(-1, dim)
+
+
+def _flatten_targets(targets: Sequence[Tensor], levels: Sequence[int]) -> Tensor:
+    """Targets (N, A_l) or (N, A_l, K) per level -> (N * sum_l A_l[, K])."""
+    flat = torch.cat([targets[lvl] for lvl in levels], dim=1)
+    return flat.reshape(-1, *flat.shape[2:])
+
+
+def _class_regression(bbox_pred: Tensor, labels: Tensor) -> Tensor:
+    """The (N, 4) regression of class ``labels`` from (N, 4) or (N, 4 * C)."""
+    if bbox_pred.size(1) == 4:  # class-agnostic
+        return bbox_pred
+    rows = torch.arange(bbox_pred.size(0), device=bbox_pred.device)
+    return bbox_pred.view(bbox_pred.size(0), -1, 4)[rows, labels]
+
+
+def _scale_rois(rois: Tensor, scale: int) -> Tensor:
+    """(N, 5) RoIs (batch index, x1, y1, x2, y2) in an image ``scale`` times larger."""
+    if scale == 1:
+        return rois
+    return torch.cat([rois[:, :1], rois[:, 1:] * scale], dim=1)
+
+
+def _rescale_boxes_(boxes: Union[Tensor, BaseBoxes], factor: float) -> None:
+    if isinstance(boxes, BaseBoxes):
+        boxes.rescale_((factor, factor))
+    else:
+        boxes.mul_(factor)
+
+
+def _scale_shape(shape: Any, factor: float) -> Tuple[int, int]:
+    return tuple(int(round(s * factor)) for s in shape[:2])
