@@ -1,0 +1,246 @@
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmdet.utils import register_all_modules
+from mmengine.config import Config
+
+import mmkd  # noqa: F401
+
+CFG_DIR = osp.join(osp.dirname(osp.dirname(__file__)), 'configs')
+STUDENT_CFG = osp.join(CFG_DIR, 'tiny_faster_rcnn.py')
+KD_CFG = osp.join(CFG_DIR, 'tiny_kd_faster_rcnn.py')
+KD_KEYS = ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox', 'loss_hint')
+
+register_all_modules()
+
+
+def kd_model_cfg(**overrides):
+    cfg = Config.fromfile(KD_CFG).model
+    cfg.update(overrides)
+    return cfg
+
+
+def build(cfg):
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    return model
+
+
+def batch(model, seed=0, num_items=(3, 2), shape=(3, 96, 128)):
+    torch.manual_seed(seed)
+    packed = demo_mm_inputs(2, [list(shape)] * 2, num_items=list(num_items), num_classes=2)
+    return model.data_preprocessor(packed, True)
+
+
+def kd_losses(model, seed=0, **kwargs):
+    model.train()
+    data = batch(model, seed, **kwargs)
+    return model.loss(data['inputs'], data['data_samples'])
+
+
+def teacher_equal_to_student(**overrides):
+    """A KD model whose teacher has exactly the student's architecture and weights,
+    and whose adapter is the identity."""
+    model = build(kd_model_cfg(teacher_config=STUDENT_CFG, **overrides))
+    model.teacher.load_state_dict(
+        {k: v for k, v in model.state_dict().items() if not k.startswith('adapter.')})
+    if model.adapter is not None:
+        with torch.no_grad():
+            for conv in model.adapter.convs:
+                conv.weight.copy_(torch.eye(conv.in_channels).view(*conv.weight.shape))
+                conv.bias.zero_()
+    return model
+
+
+def test_all_losses_present_and_finite():
+    losses = kd_losses(build(kd_model_cfg()))
+    for key in ('loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox') + KD_KEYS:
+        values = losses[key] if isinstance(losses[key], list) else [losses[key]]
+        assert all(torch.isfinite(v).all() for v in values), key
+
+
+def test_gradients_reach_student_and_adapter_never_teacher():
+    model = build(kd_model_cfg())
+    loss, _ = model.parse_losses(kd_losses(model))
+    loss.backward()
+    assert model.backbone.layer4[0].conv1.weight.grad.abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.adapter.parameters())
+    assert all(p.grad is None and not p.requires_grad for p in model.teacher.parameters())
+
+
+def test_distillation_terms_alone_give_student_gradients():
+    """Each KD term on its own moves the student (so none is silently detached)."""
+    model = build(kd_model_cfg())
+    losses = kd_losses(model)
+    for key in KD_KEYS:
+        model.zero_grad()
+        losses = kd_losses(model)
+        losses[key].backward()
+        grads = [p.grad for n, p in model.named_parameters()
+                 if p.grad is not None and not n.startswith('adapter')]
+        assert grads and sum(g.abs().sum() for g in grads) > 0, key
+
+
+def test_teacher_kept_out_of_state_dict_parameters_and_train_mode():
+    model = build(kd_model_cfg())
+    student = build(Config.fromfile(STUDENT_CFG).model)
+    keys = set(model.state_dict())
+    assert keys - {k for k in keys if k.startswith('adapter.')} == set(student.state_dict())
+    teacher_params = {id(p) for p in model.teacher.parameters()}
+    assert not teacher_params & {id(p) for p in model.parameters()}
+    model.train()
+    assert model.training and model.backbone.training and not model.teacher.training
+    assert not any(m.training for m in model.teacher.modules())
+
+
+def test_identical_teacher_gives_zero_bounded_and_hint_losses():
+    """Same weights, same input, same anchors and RoIs: the student is never worse than
+    the teacher, and the soft loss is the weighted entropy of the student itself."""
+    losses = kd_losses(teacher_equal_to_student())
+    assert losses['loss_rpn_kd_bbox'].item() == 0.0
+    assert losses['loss_kd_bbox'].item() == 0.0
+    assert losses['loss_hint'].item() == pytest.approx(0.0, abs=1e-10)
+    assert losses['loss_kd_cls'].item() > 0
+
+
+def test_teacher_rcnn_head_sees_exactly_the_students_sampled_rois():
+    model = build(kd_model_cfg())
+    seen = {}
+    for name, head in (('student', model.roi_head), ('teacher', model.teacher.roi_head)):
+        forward = head._bbox_forward
+
+        def record(x, rois, forward=forward, name=name):
+            seen[name] = rois.clone()
+            return forward(x, rois)
+
+        head._bbox_forward = record
+    kd_losses(model)
+    assert seen['student'].shape[0] > 0
+    assert torch.equal(seen['student'], seen['teacher'])
+
+
+def test_predict_equals_plain_faster_rcnn_with_same_weights():
+    model = build(kd_model_cfg())
+    plain = build(Config.fromfile(STUDENT_CFG).model)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith('adapter.')}
+    plain.load_state_dict(state, strict=True)
+    model.eval()
+    plain.eval()
+    data = batch(model)
+    data = model.data_preprocessor(
+        demo_mm_inputs(2, [[3, 96, 128]] * 2, num_items=[3, 2], num_classes=2), False)
+    with torch.no_grad():
+        ours = model.predict(data['inputs'], copy.deepcopy(data['data_samples']))
+        theirs = plain.predict(data['inputs'], copy.deepcopy(data['data_samples']))
+    for a, b in zip(ours, theirs):
+        assert len(a.pred_instances) == len(b.pred_instances) > 0
+        assert torch.equal(a.pred_instances.bboxes, b.pred_instances.bboxes)
+        assert torch.equal(a.pred_instances.scores, b.pred_instances.scores)
+
+
+def test_disabled_terms_are_absent():
+    losses = kd_losses(build(kd_model_cfg(loss_rpn_kd_bbox=None, loss_hint=None)))
+    assert 'loss_rpn_kd_bbox' not in losses and 'loss_hint' not in losses
+    assert 'loss_kd_cls' in losses
+
+
+def test_hint_without_adapter_needs_matching_channels():
+    losses = kd_losses(teacher_equal_to_student(adapter=None))
+    assert losses['loss_hint'].item() == pytest.approx(0.0, abs=1e-10)
+
+
+def test_teacher_gets_its_own_normalisation():
+    teacher_cfg = Config.fromfile(STUDENT_CFG)
+    teacher_cfg.model.data_preprocessor.update(
+        mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395], bgr_to_rgb=False)
+    model = build(kd_model_cfg(teacher_config=teacher_cfg))
+    packed = demo_mm_inputs(2, [[3, 96, 128]] * 2, num_classes=2)
+    student_inputs = model.data_preprocessor(copy.deepcopy(packed), True)['inputs']
+    teacher_inputs = model.teacher.data_preprocessor(copy.deepcopy(packed), True)['inputs']
+    assert not torch.allclose(student_inputs, teacher_inputs)
+    assert torch.allclose(model._teacher_inputs(student_inputs), teacher_inputs, atol=1e-4)
+
+
+def test_high_resolution_teacher_meets_student_one_level_up():
+    """student_downsample=2: the teacher sees the full batch, the student half of it;
+    the teacher's R-CNN head gets the student's RoIs scaled by 2."""
+    model = build(kd_model_cfg(student_downsample=2, teacher_config=STUDENT_CFG))
+    seen = {}
+    for name, head in (('student', model.roi_head), ('teacher', model.teacher.roi_head)):
+        forward = head._bbox_forward
+
+        def record(x, rois, forward=forward, name=name):
+            seen[name] = (rois.clone(), x[0].shape)
+            return forward(x, rois)
+
+        head._bbox_forward = record
+    losses = kd_losses(model, shape=(3, 128, 192))
+    assert all(torch.isfinite(losses[k]) for k in KD_KEYS)
+    student_rois, student_p2 = seen['student']
+    teacher_rois, teacher_p2 = seen['teacher']
+    assert tuple(teacher_p2[-2:]) == (32, 48) and tuple(student_p2[-2:]) == (16, 24)
+    assert torch.equal(teacher_rois[:, 0], student_rois[:, 0])
+    assert torch.allclose(teacher_rois[:, 1:], 2 * student_rois[:, 1:])
+    assert model.hint_levels == [0, 1, 2, 3]
+
+
+def test_mask_rcnn_student_keeps_its_hard_mask_loss():
+    cfg = Config.fromfile(STUDENT_CFG)
+    cfg.model.roi_head.update(
+        mask_roi_extractor=dict(
+            type='SingleRoIExtractor', roi_layer=dict(type='RoIAlign', output_size=14,
+                                                      sampling_ratio=0),
+            out_channels=32, featmap_strides=[4, 8, 16, 32]),
+        mask_head=dict(type='FCNMaskHead', num_convs=1, in_channels=32, conv_out_channels=32,
+                       num_classes=2, loss_mask=dict(type='CrossEntropyLoss', use_mask=True,
+                                                     loss_weight=1.0)))
+    cfg.model.train_cfg.rcnn.mask_size = 28
+    cfg.model.type = 'MaskRCNN'
+    kd_cfg = copy.deepcopy(cfg.model)
+    kd_cfg.update(type='KnowledgeDistillationTwoStageDetector', teacher_config=cfg)
+    model = build(kd_cfg)
+    model.train()
+    torch.manual_seed(0)
+    packed = demo_mm_inputs(2, [[3, 96, 128]] * 2, num_items=[3, 2], num_classes=2,
+                            with_mask=True)
+    data = model.data_preprocessor(packed, True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert torch.isfinite(losses['loss_mask'])
+    assert all(k in losses for k in KD_KEYS)
+
+
+def test_error_teacher_with_other_number_of_classes():
+    teacher_cfg = Config.fromfile(STUDENT_CFG)
+    teacher_cfg.model.roi_head.bbox_head.num_classes = 80
+    with pytest.raises(ValueError, match='teacher has 80 classes, student 2'):
+        build(kd_model_cfg(teacher_config=teacher_cfg))
+
+
+def test_error_unsupported_roi_head():
+    cascade = 'mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py'
+    with pytest.raises(TypeError, match='teacher RoI head CascadeRoIHead is not supported'):
+        build(kd_model_cfg(teacher_config=cascade))
+
+
+def test_error_missing_teacher_config():
+    with pytest.raises(FileNotFoundError, match="teacher_config 'nope/teacher.py' not found"):
+        build(kd_model_cfg(teacher_config='nope/teacher.py'))
+
+
+def test_error_different_anchors():
+    teacher_cfg = Config.fromfile(STUDENT_CFG)
+    teacher_cfg.model.rpn_head.anchor_generator.scales = [4]
+    with pytest.raises(ValueError, match='anchors differ'):
+        build(kd_model_cfg(teacher_config=teacher_cfg))
+
+
+def test_error_bad_downsample_and_hint_levels():
+    with pytest.raises(ValueError, match='power of two'):
+        build(kd_model_cfg(student_downsample=3))
+    with pytest.raises(ValueError, match=r'hint_levels \[7\]'):
+        build(kd_model_cfg(hint_levels=[7]))
