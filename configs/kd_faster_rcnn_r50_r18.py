@@ -9,7 +9,7 @@ custom_imports = dict(imports=['mmkd'], allow_failed_imports=False)
 # The paper's constants (Sec. 3):
 #   mu = 0.5     hard/soft mix of L_cls: the student's own loss_cls weight is mu, the
 #                soft losses' weight 1 - mu.
-#   T = 1        softmax temperature (best in the paper's Table 5).
+#   T = 1        softmax temperature (best in the paper).
 #   w_bg = 1.5   background weight in the soft loss (bg_weight).
 #   nu = 0.5     weight of the teacher-bounded regression, margin m = 0.
 #   lambda = 1   weight of L_reg: the student's own loss_bbox keeps weight 1.

@@ -1,0 +1,39 @@
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+import overhead  # noqa: E402
+
+
+def test_ratios_are_medians_over_the_student():
+    res = dict(student=dict(median_s=0.1, peak_mem_mib=100.0),
+               kd=dict(median_s=0.108, peak_mem_mib=115.0),
+               teacher=dict(median_s=0.02, peak_mem_mib=50.0),
+               ld_student=dict(median_s=0.2, peak_mem_mib=200.0),
+               ld=dict(median_s=0.22, peak_mem_mib=240.0))
+    out = overhead.ratios(res)
+    assert out['step_ratio'] == pytest.approx(1.08)
+    assert out['memory_ratio'] == pytest.approx(1.15)
+    assert out['teacher_share'] == pytest.approx(0.2)
+    assert out['peer_ld_step_ratio'] == pytest.approx(1.1)
+    assert out['peer_ld_memory_ratio'] == pytest.approx(1.2)
+
+
+def test_cpu_run_times_every_model_on_the_same_input(tmp_path):
+    out = tmp_path / 'overhead.json'
+    subprocess.run(
+        [sys.executable, osp.join(ROOT, 'benchmarks', 'overhead.py'), '--device', 'cpu',
+         '--sizes', '1x64x96', '--steps', '1', '--warmup', '0', '--out', str(out)],
+        check=True, capture_output=True, env=dict(osp.os.environ, OMP_NUM_THREADS='1'))
+    report = json.loads(out.read_text())
+    size = report['sizes']['1x64x96']
+    assert set(size['models']) == {'student', 'kd', 'teacher', 'ld_student', 'ld'}
+    assert all(m['median_s'] > 0 for m in size['models'].values())
+    assert size['step_ratio'] == pytest.approx(
+        size['models']['kd']['median_s'] / size['models']['student']['median_s'])
+    assert report['device'] == 'cpu'
