@@ -16,6 +16,7 @@ import argparse
 import json
 import os.path as osp
 import statistics
+import sys
 import time
 from typing import Callable, Dict, List
 
@@ -140,7 +141,38 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='mixed precision for all')
     parser.add_argument('--no-peer', action='store_true', help='skip mmdet LD / GFL')
     parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument('--results', help="merge the headline ratios into this file's "
+                        "'overhead' section (benchmarks/results.json)")
     return parser.parse_args()
+
+
+def headline(report: dict, command: str) -> dict:
+    """``overhead.*`` of results.json: the first size gives ``step_ratio`` (issue's batch 2,
+    800x1216), the second ``step_ratio_b8`` (batch 8, 640x480); ``sizes`` says which."""
+    sizes = list(report['sizes'])
+    first = report['sizes'][sizes[0]]
+    out = dict(device=report['device'], torch=report['torch'], amp=report['amp'],
+               steps=report['steps'], sizes=sizes, command=command,
+               step_ratio=first['step_ratio'], memory_ratio=first.get('memory_ratio'),
+               peer_ld_step_ratio=first.get('peer_ld_step_ratio'),
+               teacher_share=first['teacher_share'])
+    if len(sizes) > 1:
+        second = report['sizes'][sizes[1]]
+        out.update(step_ratio_b8=second['step_ratio'],
+                   memory_ratio_b8=second.get('memory_ratio'),
+                   peer_ld_step_ratio_b8=second.get('peer_ld_step_ratio'))
+    return out
+
+
+def merge_results(path: str, section: dict) -> None:
+    results = {}
+    if osp.isfile(path):
+        with open(path) as f:
+            results = json.load(f)
+    results['overhead'] = section
+    with open(path, 'w') as f:
+        json.dump(results, f, indent=2)
+        f.write('\n')
 
 
 def main() -> None:
@@ -166,6 +198,9 @@ def main() -> None:
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=2)
+    if args.results:
+        command = 'python benchmarks/overhead.py ' + ' '.join(sys.argv[1:])
+        merge_results(args.results, headline(report, command))
 
 
 if __name__ == '__main__':

@@ -26,9 +26,12 @@ def test_ratios_are_medians_over_the_student():
 
 def test_cpu_run_times_every_model_on_the_same_input(tmp_path):
     out = tmp_path / 'overhead.json'
+    results = tmp_path / 'results.json'
+    results.write_text(json.dumps(dict(accuracy=dict(kd_map_mean=1.0))))
     subprocess.run(
         [sys.executable, osp.join(ROOT, 'benchmarks', 'overhead.py'), '--device', 'cpu',
-         '--sizes', '1x64x96', '--steps', '1', '--warmup', '0', '--out', str(out)],
+         '--sizes', '1x64x96', '2x64x64', '--steps', '1', '--warmup', '0', '--out', str(out),
+         '--results', str(results)],
         check=True, capture_output=True, env=dict(osp.os.environ, OMP_NUM_THREADS='1'))
     report = json.loads(out.read_text())
     size = report['sizes']['1x64x96']
@@ -37,3 +40,8 @@ def test_cpu_run_times_every_model_on_the_same_input(tmp_path):
     assert size['step_ratio'] == pytest.approx(
         size['models']['kd']['median_s'] / size['models']['student']['median_s'])
     assert report['device'] == 'cpu'
+    merged = json.loads(results.read_text())
+    assert merged['accuracy'] == dict(kd_map_mean=1.0)  # other sections kept
+    assert merged['overhead']['step_ratio'] == size['step_ratio']
+    assert merged['overhead']['step_ratio_b8'] == report['sizes']['2x64x64']['step_ratio']
+    assert merged['overhead']['sizes'] == ['1x64x96', '2x64x64']
