@@ -1,7 +1,8 @@
 """mmkd: knowledge distillation for two-stage detectors (Chen et al., NeurIPS 2017).
 
-Importing mmkd registers its detector, losses and neck into mmdet's ``MODELS``.
+Importing mmkd registers its detector, losses and neck into mmdet's ``MODELS``, its hooks into
+mmdet's ``HOOKS``, and safe checkpoint loaders into mmengine (``mmkd.utils.checkpoint``).
 """
-from . import detectors, losses, necks  # noqa: F401
+from . import detectors, hooks, losses, necks, utils  # noqa: F401
 
 __version__ = '0.1.0'

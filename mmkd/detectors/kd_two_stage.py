@@ -20,6 +20,8 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.config import Config, ConfigDict
 from torch import Tensor
 
+from mmkd.utils import load_teacher_checkpoint
+
 TeacherConfig = Union[ConfigType, str, Path]
 
 
@@ -117,7 +119,6 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
         _check_supported(teacher, 'teacher')
         _check_compatible(self, teacher, self.level_shift)
         if teacher_ckpt is not None:
-            from mmkd.utils import load_teacher_checkpoint
             load_teacher_checkpoint(teacher, teacher_ckpt)
         teacher.requires_grad_(False)
         teacher.train(not eval_teacher)

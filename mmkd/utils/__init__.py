@@ -1,0 +1,13 @@
+"""Importing this registers mmkd's safe checkpoint loaders into mmengine (see ``checkpoint``)."""
+from .checkpoint import (
+    SAFE_GLOBALS,
+    CheckpointLoadError,
+    UnsafeCheckpointError,
+    load_teacher_checkpoint,
+)
+from .dist_env import setup_cpu_distributed
+
+__all__ = [
+    'SAFE_GLOBALS', 'CheckpointLoadError', 'UnsafeCheckpointError', 'load_teacher_checkpoint',
+    'setup_cpu_distributed'
+]
