@@ -34,3 +34,8 @@ model = dict(
     loss_hint=dict(type='HintLoss', loss_type='l2', loss_weight=0.5),  # gamma
     hint_levels=None,  # every FPN level
     adapter=dict(type='FeatureAdapter', kernel_size=1))
+
+# Stop at the first NaN/inf loss, naming the term; the last good checkpoint stays the last.
+# Add dict(type='TeacherValHook') to log the teacher's val mAP too (a teacher at 0 mAP
+# did not load). Configs that set custom_hooks must list these again (lists are replaced).
+custom_hooks = [dict(type='StopOnNonFiniteLossHook')]

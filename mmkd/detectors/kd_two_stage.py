@@ -365,6 +365,11 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
         self.teacher._apply(fn, *args, **kwargs)
         return super()._apply(fn, *args, **kwargs)
 
+    def _set_device(self, device: torch.device) -> None:
+        """Tell the teacher's data preprocessor too where the data goes (``.to()``)."""
+        super()._set_device(device)
+        self.teacher._set_device(device)
+
 
 def _teacher_model_config(teacher_config: TeacherConfig) -> ConfigDict:
     """The teacher's model config from a path, an ``mmdet::`` name or a dict."""

@@ -244,3 +244,28 @@ def test_error_bad_downsample_and_hint_levels():
         build(kd_model_cfg(student_downsample=3))
     with pytest.raises(ValueError, match=r'hint_levels \[7\]'):
         build(kd_model_cfg(hint_levels=[7]))
+
+
+def test_error_missing_teacher_checkpoint_names_the_path():
+    with pytest.raises(FileNotFoundError, match="teacher_ckpt '/no/such/teacher.pth' not found"):
+        build(kd_model_cfg(teacher_ckpt='/no/such/teacher.pth'))
+
+
+def test_error_teacher_checkpoint_that_does_not_fit_lists_mismatches(tmp_path):
+    from mmkd.utils import CheckpointLoadError
+    student = build(Config.fromfile(STUDENT_CFG).model)  # 32 channels, the teacher has 48
+    ckpt = str(tmp_path / 'student.pth')
+    torch.save(dict(state_dict=student.state_dict()), ckpt)
+    with pytest.raises(CheckpointLoadError, match=r'does not fit teacher_config(.|\n)*'
+                       r'neck.lateral_convs.0.conv.weight \(32, 64, 1, 1\) in checkpoint'):
+        build(kd_model_cfg(teacher_ckpt=ckpt))
+
+
+def test_teacher_checkpoint_is_loaded_exactly(tmp_path):
+    teacher = build(Config.fromfile(osp.join(CFG_DIR, 'tiny_teacher_faster_rcnn.py')).model)
+    ckpt = str(tmp_path / 'teacher.pth')
+    torch.save(dict(state_dict=teacher.state_dict()), ckpt)
+    torch.manual_seed(1)
+    model = MODELS.build(kd_model_cfg(teacher_ckpt=ckpt))
+    for key, value in teacher.state_dict().items():
+        assert torch.equal(model.teacher.state_dict()[key], value), key
