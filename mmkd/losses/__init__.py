@@ -4,8 +4,10 @@ from .teacher_bounded_regression_loss import (
     TeacherBoundedRegressionLoss,
     teacher_bounded_regression,
 )
+from .teacher_l2_regression_loss import TeacherL2RegressionLoss, teacher_l2_regression
 
 __all__ = [
     'HintLoss', 'KDSoftCrossEntropyLoss', 'kd_soft_cross_entropy',
-    'TeacherBoundedRegressionLoss', 'teacher_bounded_regression'
+    'TeacherBoundedRegressionLoss', 'teacher_bounded_regression', 'TeacherL2RegressionLoss',
+    'teacher_l2_regression'
 ]
