@@ -20,10 +20,14 @@ if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt requirem
 fi
 
 [ -x "$py" ] || "${PYTHON:-python3}" -m venv "$venv"
-# pip install, without the noise of index locations this machine's pip.conf may name.
+# pip install, without the noise of index locations this machine's pip.conf may name, nor
+# pip's complaint that torch >= 2.6 asks setuptools >= 77 (metadata only; we keep < 70 for
+# pkg_resources, which mmengine needs to resolve mmdet:: config names).
 run_pip() {
     "$py" -m pip install --disable-pip-version-check -q "$@" 2>&1 \
-        | { grep -v "^WARNING: Location '.*' is ignored" || true; }
+        | { grep -vE "^WARNING: Location '.*' is ignored|^ERROR: pip's dependency resolver \
+does not currently|^This behaviour is the source of|requires setuptools>=.*which is \
+incompatible" || true; }
     return "${PIPESTATUS[0]}"
 }
 wheels=${MMKD_WHEELS:-$root/../shared/wheels/cpu-py311}
