@@ -3,6 +3,6 @@
 Importing mmkd registers its detector, losses and neck into mmdet's ``MODELS``, its hooks into
 mmdet's ``HOOKS``, and safe checkpoint loaders into mmengine (``mmkd.utils.checkpoint``).
 """
-from . import detectors, hooks, losses, necks, utils  # noqa: F401
+from . import datasets, detectors, hooks, losses, necks, utils  # noqa: F401
 
 __version__ = '0.1.0'

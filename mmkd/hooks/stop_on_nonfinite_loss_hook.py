@@ -1,4 +1,5 @@
 """Stop training at the first NaN or infinite loss, before anything saves the broken weights."""
+import math
 from typing import Optional
 
 import torch
@@ -29,8 +30,11 @@ class StopOnNonFiniteLossHook(Hook):
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
         """Raise if a loss term in ``outputs`` (the logged loss values) is not finite."""
-        losses = {k: float(v) for k, v in (outputs or {}).items() if 'loss' in k}
-        bad = [k for k, v in losses.items() if not torch.isfinite(torch.tensor(v))]
+        losses = {
+            k: float(v.detach()) if torch.is_tensor(v) else float(v)
+            for k, v in (outputs or {}).items() if 'loss' in k
+        }
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
         if not bad:
             return
         # The total 'loss' is bad whenever a term is: name the term, it says where to look.
