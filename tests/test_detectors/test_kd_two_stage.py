@@ -269,3 +269,12 @@ def test_teacher_checkpoint_is_loaded_exactly(tmp_path):
     model = MODELS.build(kd_model_cfg(teacher_ckpt=ckpt))
     for key, value in teacher.state_dict().items():
         assert torch.equal(model.teacher.state_dict()[key], value), key
+
+
+def test_teacher_moves_and_casts_with_the_student():
+    model = build(kd_model_cfg())
+    model.double()
+    assert all(p.dtype == torch.float64 for p in model.teacher.parameters())
+    model.teacher.data_preprocessor._device = None
+    model.to('cpu')
+    assert model.teacher.data_preprocessor._device == torch.device('cpu')
