@@ -34,12 +34,13 @@ wheels=${MMKD_WHEELS:-$root/../shared/wheels/cpu-py311}
 links=()
 [ -d "$wheels" ] && links=(--find-links "$wheels")
 
-# setuptools<70: mmengine resolves mmdet:: config names through pkg_resources.
-run_pip 'setuptools<70' wheel
 if ! "$py" -c 'import torch' 2>/dev/null; then
     echo "[setup] installing ${MMKD_TORCH:-torch==2.13.0} (CPU build on this machine)"
     run_pip "${MMKD_TORCH:-torch==2.13.0}"
 fi
+# After torch, which pulls a newer setuptools: mmcv's setup.py and mmengine (to resolve
+# mmdet:: config names) need pkg_resources, which setuptools >= 70 no longer ships.
+run_pip 'setuptools<70' wheel
 if ! "$py" -c 'import mmcv, mmcv.ops' 2>/dev/null; then
     if [ ${#links[@]} -gt 0 ] && ls "$wheels"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
         echo "[setup] installing mmcv 2.1.0 from the wheel cache $wheels"
