@@ -76,7 +76,6 @@ def test_gradients_reach_student_and_adapter_never_teacher():
 def test_distillation_terms_alone_give_student_gradients():
     """Each KD term on its own moves the student (so none is silently detached)."""
     model = build(kd_model_cfg())
-    losses = kd_losses(model)
     for key in KD_KEYS:
         model.zero_grad()
         losses = kd_losses(model)
@@ -131,7 +130,6 @@ def test_predict_equals_plain_faster_rcnn_with_same_weights():
     plain.load_state_dict(state, strict=True)
     model.eval()
     plain.eval()
-    data = batch(model)
     data = model.data_preprocessor(
         demo_mm_inputs(2, [[3, 96, 128]] * 2, num_items=[3, 2], num_classes=2), False)
     with torch.no_grad():
