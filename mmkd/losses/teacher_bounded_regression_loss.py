@@ -27,11 +27,28 @@ def teacher_bounded_regression(pred: Tensor, target: Tensor, teacher_pred: Tenso
     assert pred.shape == target.shape == teacher_pred.shape, \
         f'student {tuple(pred.shape)}, teacher {tuple(teacher_pred.shape)} and target ' \
         f'{tuple(target.shape)} regressions differ in shape'
-    target = target.detach().float()
-    err_student = (pred.float() - target).pow(2).sum(dim=-1)
-    err_teacher = (teacher_pred.detach().float() - target).pow(2).sum(dim=-1)
+    err_student = (pred.float() - target.detach().float()).pow(2).sum(dim=-1)
     # A mask, not a branch: no host-device sync on the GPU.
-    return err_student * (err_student.detach() + margin > err_teacher)
+    return err_student * bound_active(pred, target, teacher_pred, margin)
+
+
+def bound_active(pred: Tensor, target: Tensor, teacher_pred: Tensor,
+                 margin: float = 0.0) -> Tensor:
+    r"""Where the bound of Eq. (4) is active: :math:`\|R_s - y\|^2 + m > \|R_t - y\|^2`.
+
+    Args:
+        pred (Tensor): Student regression, (N, 4).
+        target (Tensor): Ground-truth regression target, (N, 4).
+        teacher_pred (Tensor): Teacher regression, (N, 4).
+        margin (float): m in Eq. (4). Defaults to 0.0.
+
+    Returns:
+        Tensor: Boolean mask, (N,); no gradient.
+    """
+    target = target.detach().float()
+    err_student = (pred.detach().float() - target).pow(2).sum(dim=-1)
+    err_teacher = (teacher_pred.detach().float() - target).pow(2).sum(dim=-1)
+    return err_student + margin > err_teacher
 
 
 @MODELS.register_module()

@@ -97,14 +97,144 @@ def test_teacher_kept_out_of_state_dict_parameters_and_train_mode():
     assert not any(m.training for m in model.teacher.modules())
 
 
-def test_identical_teacher_gives_zero_bounded_and_hint_losses():
+def capture_inputs(module):
+    """Record the arguments of every call of ``module`` (a loss) in a list."""
+    calls, forward = [], module.forward
+
+    def record(*args, **kwargs):
+        calls.append((args, kwargs))
+        return forward(*args, **kwargs)
+
+    module.forward = record
+    return calls
+
+
+def test_identical_teacher_gives_zero_bounded_and_hint_losses_and_entropy_soft_loss():
     """Same weights, same input, same anchors and RoIs: the student is never worse than
     the teacher, and the soft loss is the weighted entropy of the student itself."""
-    losses = kd_losses(teacher_equal_to_student())
+    model = teacher_equal_to_student()
+    soft_calls = capture_inputs(model.loss_kd_cls)
+    losses = kd_losses(model)
     assert losses['loss_rpn_kd_bbox'].item() == 0.0
     assert losses['loss_kd_bbox'].item() == 0.0
     assert losses['loss_hint'].item() == pytest.approx(0.0, abs=1e-10)
-    assert losses['loss_kd_cls'].item() > 0
+    (student_logits, teacher_logits, _), _ = soft_calls[0]
+    assert torch.equal(student_logits, teacher_logits)
+    p = student_logits.softmax(1)
+    w = torch.ones(p.size(1))
+    w[-1] = 1.5  # background weight
+    entropy = -(w * p * p.log()).sum(1).mean()
+    assert torch.allclose(losses['loss_kd_cls'], 0.5 * entropy)
+
+
+def test_identical_teacher_diagnostics_show_full_agreement():
+    model = teacher_equal_to_student()
+    losses = kd_losses(model)
+    assert losses['kd_rpn_agree'].item() == 1.0
+    assert losses['kd_rcnn_agree'].item() == 1.0
+    assert losses['kd_rpn_bound_active'].item() == 0.0
+    assert losses['kd_rcnn_bound_active'].item() == 0.0
+    assert all(losses[f'kd_hint_l{i}'].item() == pytest.approx(0, abs=1e-10) for i in range(5))
+    # the teacher is the student: its accuracy on the sampled RoIs is mmdet's acc (percent)
+    assert torch.allclose(100 * losses['kd_teacher_acc'], losses['acc'])
+
+
+def test_diagnostics_are_logged_not_optimised_and_can_be_switched_off():
+    model = build(kd_model_cfg())
+    losses = kd_losses(model)
+    diagnostics = [k for k in losses if k.startswith('kd_')]
+    assert sorted(diagnostics) == sorted(
+        ['kd_rpn_agree', 'kd_rpn_bound_active', 'kd_rcnn_agree', 'kd_teacher_acc',
+         'kd_rcnn_bound_active'] + [f'kd_hint_l{i}' for i in range(5)])
+    assert all(not losses[k].requires_grad and 0 <= losses[k].item() for k in diagnostics)
+    assert all(losses[k].item() <= 1 for k in diagnostics if 'hint' not in k)
+    total, log_vars = model.parse_losses(losses)
+    terms = sum(log_vars[k] for k in log_vars if k.startswith('loss_'))
+    assert total.item() == pytest.approx(float(terms), rel=1e-6)  # no kd_* value in it
+    # unweighted: level i's hint loss, gamma = 0.5 removed, averaged into loss_hint
+    hints = [losses[f'kd_hint_l{i}'] for i in range(5)]
+    assert torch.allclose(losses['loss_hint'], 0.5 * sum(hints) / 5)
+    assert not any(k.startswith('kd_') for k in kd_losses(build(kd_model_cfg(
+        diagnostics=False))))
+
+
+def test_bounded_losses_are_averaged_over_the_sampled_batch_as_eq_1():
+    """Eq. (1): 1/M over the M sampled anchors, 1/N over the N sampled RoIs, as mmdet
+    averages loss_rpn_bbox and loss_bbox (not over the positives)."""
+    model = build(kd_model_cfg())
+    rpn_calls = capture_inputs(model.loss_rpn_kd_bbox)
+    rcnn_calls = capture_inputs(model.loss_kd_bbox)
+    rpn_soft_calls = capture_inputs(model.loss_rpn_kd_cls)
+    kd_losses(model)
+    (_, _, _, rpn_pos), rpn_kwargs = rpn_calls[0]
+    (_, _, sampled), rpn_soft_kwargs = rpn_soft_calls[0]
+    # 2 images x 64 sampled anchors; the soft and the bounded term share the average
+    assert int(sampled.sum()) == rpn_kwargs['avg_factor'] == rpn_soft_kwargs['avg_factor'] == 128
+    assert 0 < int(rpn_pos.sum()) < 128
+    (_, _, _, rcnn_pos), rcnn_kwargs = rcnn_calls[0]
+    assert rcnn_kwargs['avg_factor'] == rcnn_pos.numel() == 2 * 32
+    assert 0 < int(rcnn_pos.sum()) < 64
+
+
+def test_hard_losses_equal_two_stage_detector_with_every_term_off_and_mu_1():
+    """The RPN and RoI code that follows mmdet 3.3 (RPNHead.loss_by_feat,
+    StandardRoIHead.loss) gives mmdet's losses exactly, for the same weights and seed."""
+    model = build(kd_model_cfg(
+        loss_rpn_kd_cls=None, loss_rpn_kd_bbox=None, loss_kd_cls=None, loss_kd_bbox=None,
+        loss_hint=None, diagnostics=False))
+    plain = build(Config.fromfile(STUDENT_CFG).model)
+    plain.load_state_dict(model.state_dict(), strict=True)
+    model.train()
+    plain.train()
+    data = batch(model, num_items=(4, 3))
+    torch.manual_seed(3)
+    ours = model.loss(data['inputs'], copy.deepcopy(data['data_samples']))
+    torch.manual_seed(3)
+    theirs = plain.loss(data['inputs'], copy.deepcopy(data['data_samples']))
+    assert sorted(ours) == sorted(theirs)
+    for key, value in theirs.items():
+        if isinstance(value, list):  # per RPN level
+            assert len(ours[key]) == len(value), key
+            assert all(torch.equal(a, b) for a, b in zip(ours[key], value)), key
+        else:
+            assert torch.equal(ours[key], value), key
+
+
+def test_rpn_outputs_meet_their_own_anchors():
+    """The teacher's objectness and deltas are flattened in the anchor order of
+    get_targets: a teacher whose outputs encode each anchor's geometry shows it."""
+    model = build(kd_model_cfg())
+    teacher_head = model.teacher.rpn_head
+    generator = teacher_head.prior_generator
+
+    def code(box):  # centre and width: distinct for every anchor of the image
+        x1, y1, x2, y2 = box.unbind(-1)
+        return (x1 + x2) + 1e3 * (y1 + y2) + 1e6 * (x2 - x1)
+
+    def encoded_forward(feats):
+        cls_maps, reg_maps = [], []
+        for lvl, feat in enumerate(feats):
+            n, _, h, w = feat.shape
+            anchors = generator.single_level_grid_priors((h, w), lvl, device='cpu').double()
+            value = code(anchors).view(h, w, -1).permute(2, 0, 1)  # (A, H, W)
+            cls_maps.append(value[None].expand(n, -1, -1, -1))
+            reg_maps.append(value.repeat_interleave(4, 0)[None].expand(n, -1, -1, -1))
+        return cls_maps, reg_maps
+
+    teacher_head.forward = encoded_forward
+    cls_calls = capture_inputs(model.loss_rpn_kd_cls)
+    reg_calls = capture_inputs(model.loss_rpn_kd_bbox)
+    data = batch(model)
+    model.train()
+    model.loss(data['inputs'], data['data_samples'])
+    metas = [s.metainfo for s in data['data_samples']]
+    sizes = [f.shape[-2:] for f in model.extract_feat(data['inputs'])]
+    anchors, _ = model.rpn_head.get_anchors(sizes, metas, device='cpu')
+    flat = torch.cat([torch.cat(per_img) for per_img in anchors]).double()
+    (_, teacher_cls, _), _ = cls_calls[0]
+    (_, teacher_reg, _, _), _ = reg_calls[0]
+    assert torch.equal(teacher_cls.reshape(-1), code(flat))
+    assert torch.equal(teacher_reg, code(flat)[:, None].expand(-1, 4))
 
 
 def test_teacher_rcnn_head_sees_exactly_the_students_sampled_rois():

@@ -1,6 +1,6 @@
 import torch
 
-from mmkd.losses import TeacherBoundedRegressionLoss
+from mmkd.losses import TeacherBoundedRegressionLoss, bound_active
 
 TARGET = torch.zeros(3, 4)
 # e_s = [1, 0, 4]; e_t = [0.25, 1, 9]
@@ -52,3 +52,9 @@ def test_gradient_reaches_pred_only_on_active_samples():
 def test_empty_input_gives_zero():
     assert TeacherBoundedRegressionLoss()(torch.zeros(0, 4), torch.zeros(0, 4),
                                           torch.zeros(0, 4)).item() == 0.0
+
+
+def test_bound_active_is_where_the_loss_is_not_zero():
+    assert bound_active(STUDENT, TARGET, TEACHER).tolist() == [True, False, False]
+    # margin 4: e_s + 4 > e_t on samples 0 (5 > 0.25) and 1 (4 > 1), not 2 (8 < 9)
+    assert bound_active(STUDENT, TARGET, TEACHER, margin=4.0).tolist() == [True, True, False]
