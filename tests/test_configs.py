@@ -1,5 +1,6 @@
 """Every config under configs/ loads and its model builds (no weights downloaded)."""
 import glob
+import inspect
 import os.path as osp
 
 import pytest
@@ -28,9 +29,9 @@ def load(path):
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
 def test_config_loads_and_builds(path):
     cfg = load(path)
-    assert cfg.custom_imports.imports == ['mmkd']
     model = MODELS.build(cfg.model)
     if cfg.model.type == 'KnowledgeDistillationTwoStageDetector':
+        assert cfg.custom_imports.imports == ['mmkd']
         assert not any(k.startswith('teacher') for k in model.state_dict())
         assert model.teacher.roi_head.bbox_head.num_classes == \
             model.roi_head.bbox_head.num_classes
@@ -50,7 +51,20 @@ def test_main_config_is_the_paper_setting():
         assert model[key].T == 1.0
     assert model.loss_kd_bbox.loss_weight == model.loss_rpn_kd_bbox.loss_weight == 0.5
     assert model.loss_hint.loss_weight == 0.5 and model.loss_hint.loss_type == 'l2'
+    assert model.loss_hint.normalize
     assert cfg.train_dataloader.batch_size == 2 and cfg.train_cfg.max_epochs == 12
+    assert [h.type for h in cfg.custom_hooks] == ['TeacherCheckHook', 'StopOnNonFiniteLossHook']
+
+
+def test_shared_kd_block_is_the_detectors_defaults():
+    """The block every config inherits and the detector's own defaults are the same."""
+    from mmkd.detectors import KnowledgeDistillationTwoStageDetector
+    block = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'kd_chen2017.py')).kd_chen2017
+    defaults = inspect.signature(KnowledgeDistillationTwoStageDetector).parameters
+    for key in ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox',
+                'loss_hint', 'hint_levels', 'adapter', 'diagnostics', 'eval_teacher'):
+        value = block[key].to_dict() if hasattr(block[key], 'to_dict') else block[key]
+        assert value == defaults[key].default, key
 
 
 def test_mmdet_teacher_config_resolves_from_any_directory(tmp_path, monkeypatch):

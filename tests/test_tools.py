@@ -1,5 +1,6 @@
 """tools/train.py, test.py, dist_train.sh, dist_test.sh on the CPU: DDP over gloo, resume after a
 kill, student-only checkpoints, --amp and the command line options."""
+import glob
 import importlib.util
 import os
 import os.path as osp
@@ -99,7 +100,7 @@ def run(cmd: list, cwd: str, helpers: str, check: bool = True) -> subprocess.Com
                PYTHONPATH=helpers, PYTHONWARNINGS='ignore')
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     if check and proc.returncode != 0:
-        pytest.fail(f'{" ".join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}'
+        pytest.fail(f'{" ".join(cmd)} exited {proc.returncode}:\n{proc.stdout[-6000:]}'
                     f'\n{proc.stderr[-3000:]}')
     return proc
 
@@ -148,12 +149,24 @@ def dist_run(kd_config, tiny_coco, helpers, tmp_path_factory):
     """tools/dist_train.sh with 2 CPU processes, 2 iterations; each rank dumps its weights."""
     work = str(tmp_path_factory.mktemp('dist'))
     config = write_config(osp.join(work, 'dist.py'), kd_config, tiny_coco['data_root'],
-                          "custom_hooks = [dict(type='DumpRankWeightsHook')]\n")
+                          "custom_hooks = [dict(type='DumpRankWeightsHook'), "
+                          "dict(type='TeacherCheckHook', threshold=0)]\n"
+                          'val_dataloader = dict(_base_.test_dataloader, _delete_=True)\n'
+                          'val_evaluator = dict(_base_.test_evaluator, _delete_=True)\n'
+                          "val_cfg = dict(type='ValLoop', _delete_=True)\n")
     run([
         osp.join(TOOLS, 'dist_train.sh'), config, '2', '--work-dir', work, '--cfg-options',
         'train_cfg.max_iters=2'
     ], cwd=work, helpers=helpers)
     return work
+
+
+def test_teacher_check_runs_under_ddp_on_every_image(dist_run):
+    """Each rank tests its share; the evaluator gathers all 6 images; nobody waits forever."""
+    logs = glob.glob(osp.join(dist_run, '*', '*.log'))
+    text = ''.join(open(path).read() for path in logs)
+    assert 'TeacherCheckHook, 50 validation images: teacher/coco/bbox_mAP' in text
+    assert 'teacher/num_images: 6.0000' in text
 
 
 def test_dist_train_two_ranks_end_with_identical_student(dist_run):

@@ -1,4 +1,4 @@
 from .stop_on_nonfinite_loss_hook import StopOnNonFiniteLossHook
-from .teacher_val_hook import TeacherValHook
+from .teacher_check_hook import TeacherCheckHook
 
-__all__ = ['StopOnNonFiniteLossHook', 'TeacherValHook']
+__all__ = ['StopOnNonFiniteLossHook', 'TeacherCheckHook']

@@ -1,0 +1,41 @@
+# Chen et al. 2017, "Learning Efficient Object Detection Models with Knowledge Distillation":
+# the distillation set-up every mmkd config shares. A distillation config inherits this file
+# beside its student and writes one line (mmengine refuses a key defined by two bases, so the
+# block is a variable here, `model` there):
+#   _base_ = ['<student config>', '<this file>']
+#   model = dict(**_base_.kd_chen2017, teacher_config='...', teacher_ckpt='...')
+#
+# The paper's constants (Sec. 3), each documented where the code uses it:
+#   mu = 0.5     hard/soft mix of L_cls: the student's own loss_cls weight is mu, the soft
+#                losses' weight 1 - mu (mmkd/losses/kd_soft_cross_entropy_loss.py).
+#   T = 1        softmax temperature (best in the paper).
+#   w_bg = 1.5   background weight in the soft loss (bg_weight).
+#   nu = 0.5     weight of the teacher-bounded regression, margin m = 0
+#                (mmkd/losses/teacher_bounded_regression_loss.py).
+#   lambda = 1   weight of L_reg: the student's own loss_bbox keeps weight 1.
+#   gamma = 0.5  weight of the hint loss (L2 through a 1x1 adaptation layer, normalised by
+#                the teacher's feature magnitude: mmkd/losses/hint_loss.py).
+# Every term is averaged over its head's sampled batch (M anchors, N RoIs), as Eq. (1).
+custom_imports = dict(imports=['mmkd'], allow_failed_imports=False)
+
+kd_chen2017 = dict(
+    type='KnowledgeDistillationTwoStageDetector',
+    rpn_head=dict(loss_cls=dict(loss_weight=0.5)),  # mu
+    roi_head=dict(bbox_head=dict(loss_cls=dict(loss_weight=0.5))),  # mu
+    eval_teacher=True,
+    loss_rpn_kd_cls=dict(
+        type='KDSoftCrossEntropyLoss', use_sigmoid=True, T=1.0, bg_weight=1.5,
+        loss_weight=0.5),  # 1 - mu
+    loss_rpn_kd_bbox=dict(type='TeacherBoundedRegressionLoss', margin=0.0, loss_weight=0.5),
+    loss_kd_cls=dict(type='KDSoftCrossEntropyLoss', T=1.0, bg_weight=1.5, loss_weight=0.5),
+    loss_kd_bbox=dict(type='TeacherBoundedRegressionLoss', margin=0.0, loss_weight=0.5),
+    loss_hint=dict(type='HintLoss', loss_type='l2', normalize=True, loss_weight=0.5),  # gamma
+    hint_levels=None,  # every FPN level with a teacher counterpart
+    adapter=dict(type='FeatureAdapter', kernel_size=1),
+    diagnostics=True)  # kd_* agreement values in the log (not losses)
+
+# Before the first iteration, test the teacher on 50 validation images and stop if it scores
+# about 0 mAP (checkpoint not loaded, class order, normalisation, input scale); then stop at
+# the first NaN/inf loss, naming the term, before anything saves the broken weights.
+# A config that sets custom_hooks replaces this list: list these again.
+custom_hooks = [dict(type='TeacherCheckHook'), dict(type='StopOnNonFiniteLossHook')]
