@@ -2,13 +2,17 @@
 PY := .venv/bin/python
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: setup demo test lint format
+.PHONY: setup demo test lint format bccd
 
 setup:
 	@bash tools/setup_env.sh
 
 demo: setup
 	$(PY) tools/demo.py $(DEMO_ARGS)
+
+# The seeded accuracy study on BCCD (../shared/datasets/bccd), see benchmarks/bccd_accuracy.py
+bccd: setup
+	$(PY) benchmarks/bccd_accuracy.py $(BCCD_ARGS)
 
 lint: setup
 	$(PY) -m ruff check mmkd tools tests configs benchmarks

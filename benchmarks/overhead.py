@@ -3,6 +3,7 @@
 Times, in one process on identical inputs (random weights, COCO's 80 classes):
   student   plain mmdet Faster R-CNN R-18-FPN train step
   kd        mmkd R-50 -> R-18 train step (configs/kd_faster_rcnn_r50_r18.py)
+  kd_no_diagnostics  the same step with ``diagnostics=False`` (no kd_* agreement values)
   teacher   the R-50 teacher's backbone + neck + RPN + R-CNN head forward, no grad
   ld_student, ld  the peer: plain GFL R-18 step and mmdet's LD (GFL R-101 -> R-18) step
 Models run in turn, step by step (A B C A B C ...), so drift hits all alike; the median over
@@ -30,6 +31,7 @@ from mmengine.hub import get_config
 from mmengine.optim import build_optim_wrapper
 
 import mmkd  # noqa: F401
+from mmkd.experiments.records import environment, write_json_section
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MIM_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
@@ -44,7 +46,9 @@ def model_configs(peer: bool) -> Dict[str, Config]:
     student = get_config('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
     student.model.backbone.update(depth=18, init_cfg=None)
     student.model.neck.in_channels = R18_NECK
-    cfgs = dict(student=student, kd=kd)
+    no_diagnostics = kd.copy()
+    no_diagnostics.model = dict(kd.model, diagnostics=False)
+    cfgs = dict(student=student, kd=kd, kd_no_diagnostics=no_diagnostics)
     if peer:
         ld = get_config('mmdet::ld/ld_r18-gflv1-r101_fpn_1x_coco.py')
         ld.model.update(
@@ -120,7 +124,8 @@ def measure(fns: Dict[str, Callable], data: dict, steps: int, warmup: int,
 
 def ratios(res: Dict[str, dict]) -> dict:
     out = dict(step_ratio=res['kd']['median_s'] / res['student']['median_s'],
-               teacher_share=res['teacher']['median_s'] / res['student']['median_s'])
+               teacher_share=res['teacher']['median_s'] / res['student']['median_s'],
+               diagnostics_ratio=res['kd']['median_s'] / res['kd_no_diagnostics']['median_s'])
     if res['kd']['peak_mem_mib']:
         out['memory_ratio'] = res['kd']['peak_mem_mib'] / res['student']['peak_mem_mib']
     if 'ld' in res:
@@ -151,11 +156,13 @@ def headline(report: dict, command: str) -> dict:
     800x1216), the second ``step_ratio_b8`` (batch 8, 640x480); ``sizes`` says which."""
     sizes = list(report['sizes'])
     first = report['sizes'][sizes[0]]
-    out = dict(device=report['device'], torch=report['torch'], amp=report['amp'],
+    out = dict(device=report['device'], versions=report['versions'], date=report['date'],
+               amp=report['amp'],
                steps=report['steps'], sizes=sizes, command=command,
                step_ratio=first['step_ratio'], memory_ratio=first.get('memory_ratio'),
                peer_ld_step_ratio=first.get('peer_ld_step_ratio'),
-               teacher_share=first['teacher_share'])
+               teacher_share=first['teacher_share'],
+               diagnostics_ratio=first['diagnostics_ratio'])
     if len(sizes) > 1:
         second = report['sizes'][sizes[1]]
         out.update(step_ratio_b8=second['step_ratio'],
@@ -164,32 +171,19 @@ def headline(report: dict, command: str) -> dict:
     return out
 
 
-def merge_results(path: str, section: dict) -> None:
-    results = {}
-    if osp.isfile(path):
-        with open(path) as f:
-            results = json.load(f)
-    results['overhead'] = section
-    with open(path, 'w') as f:
-        json.dump(results, f, indent=2)
-        f.write('\n')
-
-
 def main() -> None:
     args = parse_args()
     register_all_modules()
     cfgs = model_configs(peer=not args.no_peer)
     fns = {name: train_step_fn(cfg, args.device, args.amp) for name, cfg in cfgs.items()}
     fns['teacher'] = teacher_forward_fn(cfgs['kd'], args.device, args.amp)
-    device_name = torch.cuda.get_device_name() if args.device.startswith('cuda') else 'cpu'
-    report = dict(device=device_name, torch=torch.__version__, mmdet=mmdet.__version__,
-                  amp=args.amp, steps=args.steps, warmup=args.warmup, sizes={})
+    report = dict(environment(), amp=args.amp, steps=args.steps, warmup=args.warmup, sizes={})
     for size in args.sizes:
         batch, height, width = (int(v) for v in size.split('x'))
         res = measure(fns, fake_batch(batch, height, width), args.steps, args.warmup,
                       args.device)
         report['sizes'][size] = dict(models=res, **ratios(res))
-        print(f'== batch {batch}, {height}x{width}, {device_name}')
+        print(f"== batch {batch}, {height}x{width}, {report['device']}")
         for name, r in res.items():
             mem = f"{r['peak_mem_mib']:.0f} MiB" if r['peak_mem_mib'] else '-'
             print(f"  {name:<11} {r['median_s'] * 1000:8.1f} ms  (min {r['min_s'] * 1000:.1f},"
@@ -200,7 +194,7 @@ def main() -> None:
             json.dump(report, f, indent=2)
     if args.results:
         command = 'python benchmarks/overhead.py ' + ' '.join(sys.argv[1:])
-        merge_results(args.results, headline(report, command))
+        write_json_section(args.results, 'overhead', headline(report, command))
 
 
 if __name__ == '__main__':

