@@ -4,7 +4,7 @@ _base_ = './faster-rcnn_r50_fpn_shapes.py'
 
 model = dict(backbone=dict(depth=18), neck=dict(in_channels=[64, 128, 256, 512]))
 
-max_iters = 500
+max_iters = 250
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),

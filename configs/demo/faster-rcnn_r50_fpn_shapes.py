@@ -77,7 +77,7 @@ optim_wrapper = dict(
 
 # The teacher trains three times as long as the students: that is what makes it the better
 # detector (the demo's gap; R-50 against R-18 alone makes little difference here).
-max_iters = 1500
+max_iters = 750
 train_cfg = dict(
     _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
