@@ -32,13 +32,12 @@ def test_cpu_run_times_every_model_on_the_same_input(tmp_path):
     results.write_text(json.dumps(dict(accuracy=dict(kd_map_mean=1.0))))
     subprocess.run(
         [sys.executable, osp.join(ROOT, 'benchmarks', 'overhead.py'), '--device', 'cpu',
-         '--sizes', '1x64x96', '2x64x64', '--steps', '1', '--warmup', '0', '--out', str(out),
-         '--results', str(results)],
+         '--sizes', '1x64x96', '2x64x64', '--steps', '1', '--warmup', '0', '--no-peer',
+         '--out', str(out), '--results', str(results)],
         check=True, capture_output=True, env=dict(osp.os.environ, OMP_NUM_THREADS='1'))
     report = json.loads(out.read_text())
     size = report['sizes']['1x64x96']
-    assert set(size['models']) == {'student', 'kd', 'kd_no_diagnostics', 'teacher',
-                                   'ld_student', 'ld'}
+    assert set(size['models']) == {'student', 'kd', 'kd_no_diagnostics', 'teacher'}
     assert all(m['median_s'] > 0 for m in size['models'].values())
     assert size['step_ratio'] == pytest.approx(
         size['models']['kd']['median_s'] / size['models']['student']['median_s'])
@@ -48,3 +47,11 @@ def test_cpu_run_times_every_model_on_the_same_input(tmp_path):
     assert merged['overhead']['step_ratio'] == size['step_ratio']
     assert merged['overhead']['step_ratio_b8'] == report['sizes']['2x64x64']['step_ratio']
     assert merged['overhead']['sizes'] == ['1x64x96', '2x64x64']
+
+
+def test_peer_is_mmdets_ld_gfl_r101_to_r18_against_plain_gfl_r18():
+    cfgs = overhead.model_configs(peer=True)
+    assert cfgs['ld'].model.type == 'KnowledgeDistillationSingleStageDetector'
+    assert cfgs['ld'].model.backbone.depth == 18 and cfgs['ld'].model.teacher_ckpt is None
+    assert cfgs['ld'].model.teacher_config.endswith('gfl_r101_fpn_ms-2x_coco.py')
+    assert cfgs['ld_student'].model.type == 'GFL' and cfgs['ld_student'].model.backbone.depth == 18
