@@ -49,10 +49,11 @@ class HintLoss(nn.Module):
     weighted by 0.5 starts near 3 on BCCD and near 20 in the demo, where the student's whole
     detection loss is about 2. Divided by the teacher's mean Z^2 per level, the term starts
     near gamma whatever the teacher, as each hard loss starts near its own weight. Measured
-    (seed 0, everything else mmkd's defaults; benchmarks/RESULTS.md): in the demo the plain
-    hint took the distilled student from 11.1 to 8.9 mAP (student alone 11.3); on BCCD, where
-    the plain term is six times weaker, it scored 56.4 against 54.7 (student alone 50.2,
-    teacher 56.4). ``normalize=False`` is the paper's formula.
+    (seed 0, everything else mmkd's defaults; benchmarks/RESULTS.md, development
+    measurements): in the demo (as sized then: teacher 1500 iterations, students 500) the
+    plain hint took the distilled student from 11.1 to 8.9 mAP (student alone 11.3); on
+    BCCD, where the plain term is six times weaker, it scored 56.4 against 54.7 (student
+    alone 50.2, teacher 56.4). ``normalize=False`` is the paper's formula.
 
     Args:
         loss_type (str): 'l2' (squared distance, the paper's default) or 'l1' (absolute
