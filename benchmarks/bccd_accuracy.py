@@ -13,7 +13,7 @@ missing or out of date runs again.
 
 How the teacher-student gap is made (from scratch, no pretrained weights):
 - ``cpu`` (default; configs in benchmarks/configs/bccd/cpu): 256x192 input, narrow heads,
-  AdamW; teacher R-50-FPN 12 epochs, students R-18-FPN 4 epochs.
+  AdamW; teacher R-50-FPN 12 epochs, students R-18-FPN 3 epochs.
 - ``gpu`` (benchmarks/configs/bccd): 640x480, mmdet's heads, SGD; teacher R-50-FPN 36 epochs
   (the dataset README's reference run), students R-18-FPN 12 epochs.
 """
@@ -41,9 +41,9 @@ from mmkd.experiments.study import EXIT_INCOMPLETE, Run, run_study  # noqa: E402
 CONFIGS = osp.join(ROOT, 'benchmarks', 'configs', 'bccd')
 SETTINGS = dict(
     cpu=dict(teacher='cpu/faster-rcnn_r50_fpn_12e_bccd-256x192.py',
-             baseline='cpu/faster-rcnn_r18_fpn_4e_bccd-256x192.py',
-             kd='cpu/kd_faster-rcnn_r50-r18_fpn_4e_bccd-256x192.py',
-             gap='teacher R-50-FPN 12 epochs, students R-18-FPN 4 epochs; 256x192, narrow '
+             baseline='cpu/faster-rcnn_r18_fpn_3e_bccd-256x192.py',
+             kd='cpu/kd_faster-rcnn_r50-r18_fpn_3e_bccd-256x192.py',
+             gap='teacher R-50-FPN 12 epochs, students R-18-FPN 3 epochs; 256x192, narrow '
              'heads (FPN 64 channels, 64 sampled anchors and RoIs), AdamW, batch 2'),
     gpu=dict(teacher='faster-rcnn_r50_fpn_36e_bccd-640x480.py',
              baseline='faster-rcnn_r18_fpn_12e_bccd-640x480.py',

@@ -62,7 +62,7 @@ def test_cpu_setting_is_sized_for_two_cores():
     assert teacher.model.neck.out_channels == 64
     assert teacher.model.train_cfg.rcnn.sampler.num == 64
     assert (teacher.train_cfg.max_epochs, config('cpu', 'baseline').train_cfg.max_epochs) == (
-        12, 4)
+        12, 3)
 
 
 def test_data_root_is_shared_bccd_beside_the_repository_or_the_environment(monkeypatch):
