@@ -71,11 +71,12 @@ VARIANTS = dict(
     kd=('kd', {}, 'distilled, all terms (mmkd defaults)'),
     kd_soft_cls=('kd', _only(*SOFT, mu_1=False), 'soft classification only'),
     kd_bounded_reg=('kd', _only(*BOUNDED), 'teacher-bounded regression only'),
-    kd_hint=('kd', _only(*HINT), 'hints only (adaptation layer, normalised)'),
-    kd_hint_paper=('kd', {'model.loss_hint.normalize': False},
-                   "all terms, the paper's unnormalised hint"),
+    kd_hint=('kd', _only(*HINT), 'hints only (adaptation layer)'),
+    kd_hint_normalized=('kd', {'model.loss_hint.normalize': True},
+                        'all terms, the hint divided by the teacher\'s mean square'),
 )
-DEFAULT_VARIANTS = ['baseline', 'kd', 'kd_soft_cls', 'kd_bounded_reg', 'kd_hint']
+DEFAULT_VARIANTS = ['baseline', 'kd', 'kd_soft_cls', 'kd_bounded_reg', 'kd_hint',
+                    'kd_hint_normalized']
 QUICK_SCALE = 0.25  # --quick: a few tiny images, one epoch: the pipeline, not a result
 
 
