@@ -99,7 +99,7 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
                  loss_kd_bbox: OptConfigType = dict(
                      type='TeacherBoundedRegressionLoss', margin=0.0, loss_weight=0.5),
                  loss_hint: OptConfigType = dict(
-                     type='HintLoss', loss_type='l2', normalize=True, loss_weight=0.5),
+                     type='HintLoss', loss_type='l2', normalize=False, loss_weight=0.5),
                  hint_levels: Optional[Sequence[int]] = None,
                  adapter: OptConfigType = dict(type='FeatureAdapter', kernel_size=1),
                  diagnostics: bool = True,

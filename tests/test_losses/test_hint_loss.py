@@ -21,7 +21,8 @@ def test_normalized_l2_is_divided_by_the_teachers_mean_square():
 def test_normalized_l2_of_an_all_zero_student_is_one_whatever_the_scale():
     target = torch.randn(2, 8, 5, 5)
     for scale in (1e-3, 1.0, 40.0):
-        loss = HintLoss('l2', loss_weight=1.0)(torch.zeros_like(target), scale * target)
+        loss = HintLoss('l2', normalize=True, loss_weight=1.0)(torch.zeros_like(target),
+                                                              scale * target)
         assert torch.allclose(loss, torch.tensor(1.0))
 
 
@@ -35,10 +36,14 @@ def test_l1_is_mean_absolute_difference_normalized_by_mean_absolute_target():
 def test_gradient_reaches_student_only_and_not_through_the_normalizer():
     pred = torch.ones(1, 2, 3, 3, requires_grad=True)
     target = torch.full((1, 2, 3, 3), 2.0, requires_grad=True)
-    HintLoss(loss_weight=1.0)(pred, target).backward()
+    HintLoss(normalize=True, loss_weight=1.0)(pred, target).backward()
     # d/dV mean (V - Z)^2 / mean Z^2 = 2 (V - Z) / (n mean Z^2) = 2 * -1 / (18 * 4)
     assert torch.allclose(pred.grad, torch.full_like(pred, -2 / 72))
     assert target.grad is None
+
+
+def test_default_is_the_papers_plain_distance():
+    assert torch.allclose(HintLoss()(PRED, TARGET), torch.tensor(0.5 * 13 / 4))
 
 
 def test_errors_name_the_problem():
