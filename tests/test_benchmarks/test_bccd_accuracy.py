@@ -82,6 +82,7 @@ ABLATIONS = {
     'kd_soft_cls': ({'loss_rpn_kd_cls', 'loss_kd_cls'}, 0.5),
     'kd_bounded_reg': ({'loss_rpn_kd_bbox', 'loss_kd_bbox'}, 1.0),
     'kd_hint': ({'loss_hint'}, 1.0),
+    'kd_hint_normalized': (set(KD_TERMS), 0.5),
 }
 
 
@@ -89,8 +90,8 @@ def test_plan_teacher_first_then_baselines_then_students_with_their_options():
     args = bench.parse_args(['--seeds', '0', '1'])
     runs = bench.plan(args)
     assert [r.label for r in runs] == ['teacher/seed0', 'baseline/seed0', 'baseline/seed1'] + [
-        f'{n}/seed{s}' for n in ('kd', 'kd_soft_cls', 'kd_bounded_reg', 'kd_hint')
-        for s in (0, 1)]
+        f'{n}/seed{s}' for n in ('kd', 'kd_soft_cls', 'kd_bounded_reg', 'kd_hint',
+                                 'kd_hint_normalized') for s in (0, 1)]
     for run in runs[3:]:
         cfg = Config.fromfile(run.config)
         cfg.merge_from_dict(run.options)
@@ -98,6 +99,8 @@ def test_plan_teacher_first_then_baselines_then_students_with_their_options():
         assert {t for t in KD_TERMS if cfg.model[t] is not None} == terms, run.name
         assert cfg.model.rpn_head.loss_cls.loss_weight == mu
         assert cfg.model.roi_head.bbox_head.loss_cls.loss_weight == mu
+        if cfg.model.loss_hint is not None:  # the paper's plain hint, but in its own variant
+            assert cfg.model.loss_hint.normalize == (run.name == 'kd_hint_normalized')
         assert run.teacher == 'teacher/seed0'
 
 
