@@ -83,6 +83,19 @@ ABLATIONS = {
     'kd_bounded_reg': ({'loss_rpn_kd_bbox', 'loss_kd_bbox'}, 1.0),
     'kd_hint': ({'loss_hint'}, 1.0),
     'kd_hint_normalized': (set(KD_TERMS), 0.5),
+    'kd_gamma1': (set(KD_TERMS), 0.5),
+    'kd_gamma2_5': (set(KD_TERMS), 0.5),
+    'kd_hint_bounded': ({'loss_hint', 'loss_rpn_kd_bbox', 'loss_kd_bbox'}, 1.0),
+    'kd_hint_soft': ({'loss_hint', 'loss_rpn_kd_cls', 'loss_kd_cls'}, 0.5),
+    'kd_T2': (set(KD_TERMS), 0.5),
+    'kd_mu1': (set(KD_TERMS), 1.0),
+    'kd_bg1': (set(KD_TERMS), 0.5),
+}
+# the search variants' one constant: (key path, value)
+SEARCH_CONSTANTS = {
+    'kd_gamma1': ('loss_hint.loss_weight', 1.0),
+    'kd_gamma2_5': ('loss_hint.loss_weight', 2.5),
+    'kd_T2': ('loss_kd_cls.T', 2.0),
 }
 
 
@@ -102,6 +115,31 @@ def test_plan_teacher_first_then_baselines_then_students_with_their_options():
         if cfg.model.loss_hint is not None:  # the paper's plain hint, but in its own variant
             assert cfg.model.loss_hint.normalize == (run.name == 'kd_hint_normalized')
         assert run.teacher == 'teacher/seed0'
+
+
+def test_search_variants_change_one_thing_and_record_under_their_own_section():
+    args = bench.parse_args(['--seeds', '0', '--variants'] + list(ABLATIONS)[5:] +
+                            ['--section', 'accuracy_search'])
+    assert args.section == 'accuracy_search'
+    assert bench.parse_args([]).section == 'accuracy'
+    assert bench.parse_args(['--setting', 'gpu']).section == 'accuracy_gpu'
+    defaults = config('cpu', 'kd').model
+    assert defaults.loss_hint.loss_weight == 0.5 and defaults.loss_kd_cls.T == 1.0
+    for run in bench.plan(args)[1:]:
+        cfg = Config.fromfile(run.config)
+        cfg.merge_from_dict(run.options)
+        terms, mu = ABLATIONS[run.name]
+        assert {t for t in KD_TERMS if cfg.model[t] is not None} == terms, run.name
+        assert cfg.model.rpn_head.loss_cls.loss_weight == mu
+        assert cfg.model.roi_head.bbox_head.loss_cls.loss_weight == mu
+        gamma = SEARCH_CONSTANTS[run.name][1] if run.name.startswith('kd_gamma') else 0.5
+        assert cfg.model.loss_hint.loss_weight == gamma, run.name
+        if cfg.model.loss_kd_cls is not None:
+            T = 2.0 if run.name == 'kd_T2' else 1.0
+            assert cfg.model.loss_kd_cls.T == cfg.model.loss_rpn_kd_cls.T == T, run.name
+            w_bg = 1.0 if run.name == 'kd_bg1' else 1.5
+            assert cfg.model.loss_kd_cls.bg_weight == w_bg, run.name
+            assert cfg.model.loss_rpn_kd_cls.bg_weight == w_bg, run.name
 
 
 def fake_results(maps: dict) -> dict:
