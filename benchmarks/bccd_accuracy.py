@@ -75,9 +75,10 @@ VARIANTS = dict(
     kd_hint_normalized=('kd', {'model.loss_hint.normalize': True},
                         'all terms, the hint divided by the teacher\'s mean square'),
 )
+DEFAULT_VARIANTS = ['baseline', 'kd', 'kd_soft_cls', 'kd_bounded_reg', 'kd_hint']
 # Issue 9's search for what makes all terms beat the hint alone, not run by default
-# (``--variants baseline kd kd_hint kd_gamma1 ... --section accuracy_search``): gamma, pairs
-# of terms, the temperature, the hard loss at full weight. Results in benchmarks/RESULTS.md.
+# (``--variants baseline kd kd_hint kd_gamma1 ... --section accuracy_search``): each
+# changes one thing from the defaults. Results in benchmarks/RESULTS.md.
 VARIANTS.update(
     kd_gamma1=('kd', {'model.loss_hint.loss_weight': 1.0}, 'all terms, gamma 1'),
     kd_gamma2_5=('kd', {'model.loss_hint.loss_weight': 2.5},
@@ -90,8 +91,6 @@ VARIANTS.update(
     kd_bg1=('kd', {'model.loss_rpn_kd_cls.bg_weight': 1.0, 'model.loss_kd_cls.bg_weight': 1.0},
             'all terms, background weight 1 in the soft loss'),
 )
-DEFAULT_VARIANTS = ['baseline', 'kd', 'kd_soft_cls', 'kd_bounded_reg', 'kd_hint',
-                    'kd_hint_normalized']
 QUICK_SCALE = 0.25  # --quick: a few tiny images, one epoch: the pipeline, not a result
 
 

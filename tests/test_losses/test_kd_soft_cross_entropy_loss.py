@@ -86,3 +86,33 @@ def test_rejects_bad_temperature_and_shape():
         KDSoftCrossEntropyLoss(T=0)
     with pytest.raises(AssertionError, match='differ in shape'):
         KDSoftCrossEntropyLoss()(torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+def grad_at(student_logits, teacher_logits, **kwargs):
+    s = student_logits.clone().requires_grad_()
+    KDSoftCrossEntropyLoss(loss_weight=1.0, **kwargs)(s, teacher_logits).backward()
+    return s.grad
+
+
+def test_bg_weight_1_is_smallest_at_the_teacher_1_5_at_w_times_p_t():
+    t = logits(P_T)
+    assert KDSoftCrossEntropyLoss().bg_weight == 1.5  # the paper's
+    assert torch.allclose(grad_at(t, t, bg_weight=1.0), torch.zeros(1, 3), atol=1e-6)
+    # the paper's w_bg = 1.5: not at the teacher, but at P_s proportional to w_c P_t^c
+    assert grad_at(t, t, bg_weight=1.5).abs().max() > 0.1
+    w = torch.tensor([1.0, 1.0, 1.5])
+    shifted = w * torch.tensor(P_T) / (w * torch.tensor(P_T)).sum()
+    assert shifted[2] == pytest.approx(0.45 / 1.15)  # background 0.39, teacher 0.30
+    assert torch.allclose(grad_at(logits(shifted.tolist()), t, bg_weight=1.5),
+                          torch.zeros(1, 3), atol=1e-6)
+
+
+def test_sigmoid_minimum_is_the_teacher_or_p_t_over_p_t_plus_w_bg_background():
+    p_t = torch.tensor([0.2, 0.5, 0.9])
+    t = torch.logit(p_t)
+    assert torch.allclose(grad_at(t, t, use_sigmoid=True, bg_weight=1.0), torch.zeros(3),
+                          atol=1e-7)
+    moved = p_t / (p_t + 1.5 * (1 - p_t))  # 0.14, 0.4, 0.86
+    assert torch.allclose(grad_at(torch.logit(moved), t, use_sigmoid=True, bg_weight=1.5),
+                          torch.zeros(3), atol=1e-7)
+    assert grad_at(t, t, use_sigmoid=True, bg_weight=1.5).abs().min() > 0.01
