@@ -1,5 +1,6 @@
 # Every target sets the environment up first (tools/setup_env.sh is idempotent).
 PY := .venv/bin/python
+BCCD_ARGS ?= --parallel 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: setup demo test lint format bccd
