@@ -91,6 +91,9 @@ VARIANTS.update(
     kd_mu1=('kd', dict(MU_1), 'all terms, hard classification at weight 1 (soft added)'),
     kd_bg1=('kd', {'model.loss_rpn_kd_cls.bg_weight': 1.0, 'model.loss_kd_cls.bg_weight': 1.0},
             'all terms, background weight 1 in the soft loss'),
+    kd_bg1_mu1=('kd', dict(MU_1, **{'model.loss_rpn_kd_cls.bg_weight': 1.0,
+                                    'model.loss_kd_cls.bg_weight': 1.0}),
+                'all terms, background weight 1, hard classification at weight 1'),
 )
 QUICK_SCALE = 0.25  # --quick: a few tiny images, one epoch: the pipeline, not a result
 

@@ -90,6 +90,7 @@ ABLATIONS = {
     'kd_T2': (set(KD_TERMS), 0.5),
     'kd_mu1': (set(KD_TERMS), 1.0),
     'kd_bg1': (set(KD_TERMS), 0.5),
+    'kd_bg1_mu1': (set(KD_TERMS), 1.0),
 }
 # the search variants' one constant: (key path, value)
 SEARCH_CONSTANTS = {
@@ -139,7 +140,7 @@ def test_every_variant_changes_what_it_says_and_search_records_apart():
         if cfg.model.loss_kd_cls is not None:
             T = 2.0 if run.name == 'kd_T2' else 1.0
             assert cfg.model.loss_kd_cls.T == cfg.model.loss_rpn_kd_cls.T == T, run.name
-            w_bg = 1.0 if run.name == 'kd_bg1' else 1.5
+            w_bg = 1.0 if run.name.startswith('kd_bg1') else 1.5
             assert cfg.model.loss_kd_cls.bg_weight == w_bg, run.name
             assert cfg.model.loss_rpn_kd_cls.bg_weight == w_bg, run.name
 
