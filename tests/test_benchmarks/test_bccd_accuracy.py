@@ -92,12 +92,18 @@ ABLATIONS = {
     'kd_bg1': (set(KD_TERMS), 0.5),
     'kd_bg1_mu1': (set(KD_TERMS), 1.0),
 }
-# the search variants' one constant: (key path, value)
-SEARCH_CONSTANTS = {
-    'kd_gamma1': ('loss_hint.loss_weight', 1.0),
-    'kd_gamma2_5': ('loss_hint.loss_weight', 2.5),
-    'kd_T2': ('loss_kd_cls.T', 2.0),
-}
+GAMMA = {'kd_gamma1': 1.0, 'kd_gamma2_5': 2.5}  # the hint weight, where not 0.5
+
+
+def checked_terms_and_mu(run) -> Config:
+    """The run's config with its options; its terms and mu are those of ABLATIONS."""
+    cfg = Config.fromfile(run.config)
+    cfg.merge_from_dict(run.options)
+    terms, mu = ABLATIONS[run.name]
+    assert {t for t in KD_TERMS if cfg.model[t] is not None} == terms, run.name
+    assert cfg.model.rpn_head.loss_cls.loss_weight == mu
+    assert cfg.model.roi_head.bbox_head.loss_cls.loss_weight == mu
+    return cfg
 
 
 def test_plan_teacher_first_then_baselines_then_students_with_their_options():
@@ -107,12 +113,7 @@ def test_plan_teacher_first_then_baselines_then_students_with_their_options():
         f'{n}/seed{s}' for n in ('kd', 'kd_soft_cls', 'kd_bounded_reg', 'kd_hint')
         for s in (0, 1)]
     for run in runs[3:]:
-        cfg = Config.fromfile(run.config)
-        cfg.merge_from_dict(run.options)
-        terms, mu = ABLATIONS[run.name]
-        assert {t for t in KD_TERMS if cfg.model[t] is not None} == terms, run.name
-        assert cfg.model.rpn_head.loss_cls.loss_weight == mu
-        assert cfg.model.roi_head.bbox_head.loss_cls.loss_weight == mu
+        cfg = checked_terms_and_mu(run)
         if cfg.model.loss_hint is not None:  # the paper's plain hint, but in its own variant
             assert cfg.model.loss_hint.normalize == (run.name == 'kd_hint_normalized')
         assert run.teacher == 'teacher/seed0'
@@ -128,15 +129,9 @@ def test_every_variant_changes_what_it_says_and_search_records_apart():
     assert defaults.loss_hint.loss_weight == 0.5 and defaults.loss_kd_cls.T == 1.0
     assert defaults.loss_kd_cls.bg_weight == defaults.loss_rpn_kd_cls.bg_weight == 1.5
     for run in bench.plan(args)[1:]:
-        cfg = Config.fromfile(run.config)
-        cfg.merge_from_dict(run.options)
-        terms, mu = ABLATIONS[run.name]
-        assert {t for t in KD_TERMS if cfg.model[t] is not None} == terms, run.name
-        assert cfg.model.rpn_head.loss_cls.loss_weight == mu
-        assert cfg.model.roi_head.bbox_head.loss_cls.loss_weight == mu
-        gamma = SEARCH_CONSTANTS[run.name][1] if run.name.startswith('kd_gamma') else 0.5
+        cfg = checked_terms_and_mu(run)
         if cfg.model.loss_hint is not None:
-            assert cfg.model.loss_hint.loss_weight == gamma, run.name
+            assert cfg.model.loss_hint.loss_weight == GAMMA.get(run.name, 0.5), run.name
         if cfg.model.loss_kd_cls is not None:
             T = 2.0 if run.name == 'kd_T2' else 1.0
             assert cfg.model.loss_kd_cls.T == cfg.model.loss_rpn_kd_cls.T == T, run.name
