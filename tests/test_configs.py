@@ -52,6 +52,7 @@ def test_main_config_is_the_paper_setting():
     assert model.loss_kd_bbox.loss_weight == model.loss_rpn_kd_bbox.loss_weight == 0.5
     assert model.loss_hint.loss_weight == 0.5 and model.loss_hint.loss_type == 'l2'
     assert model.loss_hint.normalize is False  # the paper's plain L2
+    assert model.loss_hint_roi == model.loss_hint  # the same hint on the sampled RoIs
     assert cfg.train_dataloader.batch_size == 2 and cfg.train_cfg.max_epochs == 12
     assert [h.type for h in cfg.custom_hooks] == ['TeacherCheckHook', 'StopOnNonFiniteLossHook']
 
@@ -62,7 +63,8 @@ def test_shared_kd_block_is_the_detectors_defaults():
     block = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'kd_chen2017.py')).kd_chen2017
     defaults = inspect.signature(KnowledgeDistillationTwoStageDetector).parameters
     for key in ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox',
-                'loss_hint', 'hint_levels', 'adapter', 'diagnostics', 'eval_teacher'):
+                'loss_hint', 'hint_levels', 'loss_hint_roi', 'adapter', 'diagnostics',
+                'eval_teacher'):
         value = block[key].to_dict() if hasattr(block[key], 'to_dict') else block[key]
         assert value == defaults[key].default, key
 

@@ -62,8 +62,17 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
             neck features, averaged over ``hint_levels``.
         hint_levels (Sequence[int], optional): Student neck levels that get hints.
             Defaults to every level that has a teacher counterpart.
+        loss_hint_roi (dict, optional): Hint loss on the sampled RoIs' pooled
+            features: the student's RoI features, adapted, against the teacher's for
+            the same RoIs (the ones its R-CNN head is evaluated on). Not in the paper,
+            whose hint is the whole feature map (``loss_hint``): that map is mostly
+            background, and this term puts the same L2 where the detector looks, a
+            quarter of it on objects (the sampler's positive fraction). The weight is
+            the paper's gamma. Measured on BCCD (benchmarks/RESULTS.md). ``None``
+            gives the paper's hint alone.
         adapter (dict, optional): The adaptation layer, a :class:`FeatureAdapter`;
-            channels and level count are filled in from the necks. ``None``: hints
+            channels and level count are filled in from the necks (and from the RoI
+            extractors for ``loss_hint_roi``, its own adapter). ``None``: hints
             without adaptation (channels must match).
         diagnostics (bool): Also return, under names without ``loss`` (logged, not
             optimised; computed under no_grad from tensors the losses use anyway):
@@ -72,7 +81,8 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
             top class); ``kd_teacher_acc``, the teacher's accuracy on the sampled RoIs;
             ``kd_rpn_bound_active`` and ``kd_rcnn_bound_active``, the share of positives
             where the bounded regression is active; ``kd_hint_l{i}``, the hint loss of
-            level i without gamma. Defaults to True.
+            level i without gamma; ``kd_hint_roi``, the RoI hint without its weight.
+            Defaults to True.
         student_downsample (int): 1, or the paper's high-resolution teacher: the
             training pipeline produces the teacher's input and the student trains
             on it downsampled by this power of two. Student level ``l`` then meets
@@ -101,6 +111,8 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
                  loss_hint: OptConfigType = dict(
                      type='HintLoss', loss_type='l2', normalize=False, loss_weight=0.5),
                  hint_levels: Optional[Sequence[int]] = None,
+                 loss_hint_roi: OptConfigType = dict(
+                     type='HintLoss', loss_type='l2', normalize=False, loss_weight=0.5),
                  adapter: OptConfigType = dict(type='FeatureAdapter', kernel_size=1),
                  diagnostics: bool = True,
                  student_downsample: int = 1,
@@ -159,6 +171,18 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
             adapter.setdefault('out_channels', _neck_channels(teacher))
             adapter.setdefault('num_levels', len(self.hint_levels))
             self.adapter = MODELS.build(adapter)
+        elif self.loss_hint is not None:
+            _check_same_channels(_neck_channels(self), _neck_channels(teacher), 'loss_hint')
+        self.loss_hint_roi = _build_optional(loss_hint_roi)
+        self.roi_adapter = None
+        if self.loss_hint_roi is not None:
+            s_channels, t_channels = _roi_channels(self), _roi_channels(teacher)
+            if adapter is not None:
+                self.roi_adapter = MODELS.build(
+                    dict(adapter, in_channels=s_channels, out_channels=t_channels,
+                         num_levels=1))
+            else:
+                _check_same_channels(s_channels, t_channels, 'loss_hint_roi')
 
     def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> dict:
         """Hard losses of the student, plus distillation from the teacher.
@@ -222,9 +246,14 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
                                                    batch_gt_instances)
             losses.update(mask_results['loss_mask'])
 
-        # 5. Hints: adapted student neck features against the teacher's.
+        # 5. Hints: adapted student neck features against the teacher's, and the
+        #    student's pooled features of the sampled RoIs against the teacher's.
         if self.loss_hint is not None:
             losses.update(self._hint_losses(x, teacher_x))
+        if self.loss_hint_roi is not None:
+            losses.update(
+                self._roi_hint_loss(bbox_results['bbox_feats'],
+                                    teacher_bbox_results['bbox_feats']))
         return losses
 
     def _rpn_loss_and_targets(self, rpn_outs: Tuple[List[Tensor], List[Tensor]],
@@ -369,6 +398,19 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
                 losses[f'kd_hint_l{lvl}'] = value.detach() / self.loss_hint.loss_weight
         return losses
 
+    def _roi_hint_loss(self, bbox_feats: Tensor, teacher_bbox_feats: Tensor) -> dict:
+        """``loss_hint_roi``: the hint loss between the adapted RoI features of the
+        student, (N, C, 7, 7) for N sampled RoIs, and the teacher's for the same RoIs;
+        averaged over its elements, so over the N RoIs as Eq. (1) averages the head's
+        other terms. With ``diagnostics``, ``kd_hint_roi``: the same without its weight."""
+        if self.roi_adapter is not None:
+            bbox_feats = self.roi_adapter([bbox_feats])[0]
+        loss = self.loss_hint_roi(bbox_feats, teacher_bbox_feats)
+        losses = dict(loss_hint_roi=loss)
+        if self.diagnostics and self.loss_hint_roi.loss_weight:
+            losses['kd_hint_roi'] = loss.detach() / self.loss_hint_roi.loss_weight
+        return losses
+
     def _teacher_inputs(self, batch_inputs: Tensor) -> Tensor:
         """The batch normalised as the teacher's ``data_preprocessor`` would have."""
         if self._same_normalization:
@@ -482,6 +524,16 @@ def _same_normalization(student: nn.Module, teacher: nn.Module) -> bool:
 
 def _neck_channels(detector: nn.Module) -> int:
     return detector.rpn_head.in_channels
+
+
+def _roi_channels(detector: nn.Module) -> int:
+    return detector.roi_head.bbox_roi_extractor.out_channels
+
+
+def _check_same_channels(student: int, teacher: int, term: str) -> None:
+    if student != teacher:
+        raise ValueError(f'{term} without an adapter needs the same channels, but the '
+                         f'student has {student} and the teacher {teacher}: set adapter')
 
 
 def _build_optional(cfg: OptConfigType) -> Optional[nn.Module]:

@@ -13,7 +13,9 @@ import mmkd  # noqa: F401
 CFG_DIR = osp.join(osp.dirname(osp.dirname(__file__)), 'configs')
 STUDENT_CFG = osp.join(CFG_DIR, 'tiny_faster_rcnn.py')
 KD_CFG = osp.join(CFG_DIR, 'tiny_kd_faster_rcnn.py')
-KD_KEYS = ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox', 'loss_hint')
+KD_KEYS = ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox', 'loss_hint',
+           'loss_hint_roi')
+ADAPTERS = ('adapter.', 'roi_adapter.')  # training-only modules, not the student's
 
 register_all_modules()
 
@@ -47,12 +49,13 @@ def teacher_equal_to_student(**overrides):
     and whose adapter is the identity."""
     model = build(kd_model_cfg(teacher_config=STUDENT_CFG, **overrides))
     model.teacher.load_state_dict(
-        {k: v for k, v in model.state_dict().items() if not k.startswith('adapter.')})
-    if model.adapter is not None:
-        with torch.no_grad():
-            for conv in model.adapter.convs:
-                conv.weight.copy_(torch.eye(conv.in_channels).view(*conv.weight.shape))
-                conv.bias.zero_()
+        {k: v for k, v in model.state_dict().items() if not k.startswith(ADAPTERS)})
+    for adapter in (model.adapter, model.roi_adapter):
+        if adapter is not None:
+            with torch.no_grad():
+                for conv in adapter.convs:
+                    conv.weight.copy_(torch.eye(conv.in_channels).view(*conv.weight.shape))
+                    conv.bias.zero_()
     return model
 
 
@@ -69,7 +72,7 @@ def test_gradients_reach_student_and_adapter_never_teacher():
     loss.backward()
     assert model.backbone.layer4[0].conv1.weight.grad.abs().sum() > 0
     assert all(p.grad is not None and p.grad.abs().sum() > 0
-               for p in model.adapter.parameters())
+               for p in [*model.adapter.parameters(), *model.roi_adapter.parameters()])
     assert all(p.grad is None and not p.requires_grad for p in model.teacher.parameters())
 
 
@@ -81,7 +84,7 @@ def test_distillation_terms_alone_give_student_gradients():
         losses = kd_losses(model)
         losses[key].backward()
         grads = [p.grad for n, p in model.named_parameters()
-                 if p.grad is not None and not n.startswith('adapter')]
+                 if p.grad is not None and not n.startswith(ADAPTERS)]
         assert grads and sum(g.abs().sum() for g in grads) > 0, key
 
 
@@ -89,7 +92,7 @@ def test_teacher_kept_out_of_state_dict_parameters_and_train_mode():
     model = build(kd_model_cfg())
     student = build(Config.fromfile(STUDENT_CFG).model)
     keys = set(model.state_dict())
-    assert keys - {k for k in keys if k.startswith('adapter.')} == set(student.state_dict())
+    assert keys - {k for k in keys if k.startswith(ADAPTERS)} == set(student.state_dict())
     teacher_params = {id(p) for p in model.teacher.parameters()}
     assert not teacher_params & {id(p) for p in model.parameters()}
     model.train()
@@ -118,6 +121,7 @@ def test_identical_teacher_gives_zero_bounded_and_hint_losses_and_entropy_soft_l
     assert losses['loss_rpn_kd_bbox'].item() == 0.0
     assert losses['loss_kd_bbox'].item() == 0.0
     assert losses['loss_hint'].item() == pytest.approx(0.0, abs=1e-10)
+    assert losses['loss_hint_roi'].item() == pytest.approx(0.0, abs=1e-10)
     (student_logits, teacher_logits, _), _ = soft_calls[0]
     assert torch.equal(student_logits, teacher_logits)
     p = student_logits.softmax(1)
@@ -145,7 +149,7 @@ def test_diagnostics_are_logged_not_optimised_and_can_be_switched_off():
     diagnostics = [k for k in losses if k.startswith('kd_')]
     assert sorted(diagnostics) == sorted(
         ['kd_rpn_agree', 'kd_rpn_bound_active', 'kd_rcnn_agree', 'kd_teacher_acc',
-         'kd_rcnn_bound_active'] + [f'kd_hint_l{i}' for i in range(5)])
+         'kd_rcnn_bound_active', 'kd_hint_roi'] + [f'kd_hint_l{i}' for i in range(5)])
     assert all(not losses[k].requires_grad and 0 <= losses[k].item() for k in diagnostics)
     assert all(losses[k].item() <= 1 for k in diagnostics if 'hint' not in k)
     total, log_vars = model.parse_losses(losses)
@@ -154,6 +158,7 @@ def test_diagnostics_are_logged_not_optimised_and_can_be_switched_off():
     # unweighted: level i's hint loss, gamma = 0.5 removed, averaged into loss_hint
     hints = [losses[f'kd_hint_l{i}'] for i in range(5)]
     assert torch.allclose(losses['loss_hint'], 0.5 * sum(hints) / 5)
+    assert torch.allclose(losses['loss_hint_roi'], 0.5 * losses['kd_hint_roi'])
     assert not any(k.startswith('kd_') for k in kd_losses(build(kd_model_cfg(
         diagnostics=False))))
 
@@ -181,7 +186,7 @@ def test_hard_losses_equal_two_stage_detector_with_every_term_off_and_mu_1():
     StandardRoIHead.loss) gives mmdet's losses exactly, for the same weights and seed."""
     model = build(kd_model_cfg(
         loss_rpn_kd_cls=None, loss_rpn_kd_bbox=None, loss_kd_cls=None, loss_kd_bbox=None,
-        loss_hint=None, diagnostics=False))
+        loss_hint=None, loss_hint_roi=None, diagnostics=False))
     plain = build(Config.fromfile(STUDENT_CFG).model)
     plain.load_state_dict(model.state_dict(), strict=True)
     model.train()
@@ -237,6 +242,50 @@ def test_rpn_outputs_meet_their_own_anchors():
     assert torch.equal(teacher_reg, code(flat)[:, None].expand(-1, 4))
 
 
+def test_roi_hint_is_l2_between_adapted_student_and_teacher_roi_features():
+    """loss_hint_roi = gamma * mean (adapt(student RoI features) - teacher's)^2, on the
+    pooled features of the same sampled RoIs; the adapter maps 32 to 48 channels."""
+    model = build(kd_model_cfg())
+    seen = {}
+    for name, head in (('student', model.roi_head), ('teacher', model.teacher.roi_head)):
+        forward = head._bbox_forward
+
+        def record(x, rois, forward=forward, name=name):
+            seen[name] = forward(x, rois)
+            return seen[name]
+
+        head._bbox_forward = record
+    losses = kd_losses(model)
+    student, teacher = seen['student']['bbox_feats'], seen['teacher']['bbox_feats']
+    assert student.shape[1] == 32 and teacher.shape[1] == 48
+    assert student.shape[0] == teacher.shape[0] == 64 and student.shape[2:] == (7, 7)
+    conv = model.roi_adapter.convs[0]
+    adapted = torch.einsum('oi,nihw->nohw', conv.weight[:, :, 0, 0], student)
+    adapted = adapted + conv.bias.view(1, -1, 1, 1)
+    expected = 0.5 * ((adapted - teacher)**2).mean()
+    assert torch.allclose(losses['loss_hint_roi'], expected, rtol=1e-5)
+    assert losses['loss_hint_roi'].item() > 0
+    # the gradient reaches the student's RoI features, never the teacher's
+    assert losses['loss_hint_roi'].requires_grad and not teacher.requires_grad
+
+
+def test_roi_hint_off_gives_the_papers_hint_alone():
+    model = build(kd_model_cfg(loss_hint_roi=None))
+    losses = kd_losses(model)
+    assert model.roi_adapter is None and 'loss_hint_roi' not in losses
+    assert 'kd_hint_roi' not in losses and 'loss_hint' in losses
+    assert not any(k.startswith('roi_adapter.') for k in model.state_dict())
+
+
+def test_error_hints_without_adapter_need_matching_channels():
+    """The tiny teacher has 48 channels, the student 32: refused at build time, naming
+    the term, before any training."""
+    with pytest.raises(ValueError, match=r'loss_hint without an adapter.*32.*48'):
+        build(kd_model_cfg(adapter=None))
+    with pytest.raises(ValueError, match=r'loss_hint_roi without an adapter.*32.*48'):
+        build(kd_model_cfg(adapter=None, loss_hint=None))
+
+
 def test_teacher_rcnn_head_sees_exactly_the_students_sampled_rois():
     model = build(kd_model_cfg())
     seen = {}
@@ -256,7 +305,7 @@ def test_teacher_rcnn_head_sees_exactly_the_students_sampled_rois():
 def test_predict_equals_plain_faster_rcnn_with_same_weights():
     model = build(kd_model_cfg())
     plain = build(Config.fromfile(STUDENT_CFG).model)
-    state = {k: v for k, v in model.state_dict().items() if not k.startswith('adapter.')}
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith(ADAPTERS)}
     plain.load_state_dict(state, strict=True)
     model.eval()
     plain.eval()
