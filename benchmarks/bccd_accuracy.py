@@ -1,8 +1,8 @@
 """What distillation buys on real data: BCCD, teacher, student baselines and distilled students
 over seeds, and the paper's per-term ablation (Table 4).
 
-    python benchmarks/bccd_accuracy.py --parallel 2           # the CPU study, about 65 min
-    python benchmarks/bccd_accuracy.py --parallel 2 --seeds 0 1 2 3 4   # about 90 min
+    python benchmarks/bccd_accuracy.py --parallel 2           # the CPU study, about 70 min
+    python benchmarks/bccd_accuracy.py --parallel 2 --seeds 0 1 2 3 4   # about 100 min
     python benchmarks/bccd_accuracy.py --setting gpu --parallel 8 --time-limit 470
 
 Trains the teacher once, then for every seed the student alone (``baseline``), distilled with

@@ -22,7 +22,9 @@
 # Beyond the paper, on by default because it measured better (benchmarks/RESULTS.md):
 #   loss_hint_roi  the same hint, weight gamma, on the sampled RoIs' pooled features
 #                (student, through its own 1x1 adapter, against the teacher's on the same
-#                RoIs). loss_hint_roi=None gives the paper's hint alone.
+#                RoIs). On BCCD, 3 seeds: 55.4 +- 0.1 mAP against 54.7 +- 0.7 with the
+#                paper's hint alone, better on every seed (66% of the teacher-student gap
+#                closed against 58%). loss_hint_roi=None gives the paper's method exactly.
 # Every term is averaged over its head's sampled batch (M anchors, N RoIs), as Eq. (1).
 custom_imports = dict(imports=['mmkd'], allow_failed_imports=False)
 
