@@ -23,7 +23,7 @@ import bccd_accuracy as bench  # noqa: E402
 CONFIGS = sorted(glob.glob(osp.join(bench.CONFIGS, '**', '*.py'), recursive=True))
 KD_TERMS = ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox', 'loss_hint',
             'loss_hint_roi')
-PAPER_TERMS = set(KD_TERMS) - {'loss_hint_roi'}  # before the RoI hint: the search
+PAPER = set(KD_TERMS) - {'loss_hint_roi'}  # the defaults: mmkd's RoI hint is off
 TRAINING = ('train_dataloader', 'test_dataloader', 'test_evaluator', 'train_cfg',
             'param_scheduler', 'optim_wrapper', 'default_hooks')
 
@@ -80,20 +80,20 @@ def test_data_root_is_shared_bccd_beside_the_repository_or_the_environment(monke
 
 # variant: (terms on, mu = weight of the student's hard classification)
 ABLATIONS = {
-    'kd': (set(KD_TERMS), 0.5),
+    'kd': (PAPER, 0.5),
     'kd_soft_cls': ({'loss_rpn_kd_cls', 'loss_kd_cls'}, 0.5),
     'kd_bounded_reg': ({'loss_rpn_kd_bbox', 'loss_kd_bbox'}, 1.0),
-    'kd_hint': ({'loss_hint', 'loss_hint_roi'}, 1.0),
-    'kd_paper_hint': (PAPER_TERMS, 0.5),
-    'kd_hint_normalized': (PAPER_TERMS, 0.5),
-    'kd_gamma1': (PAPER_TERMS, 0.5),
-    'kd_gamma2_5': (PAPER_TERMS, 0.5),
+    'kd_hint': ({'loss_hint'}, 1.0),
+    'kd_hint_normalized': (PAPER, 0.5),
+    'kd_gamma1': (PAPER, 0.5),
+    'kd_gamma2_5': (PAPER, 0.5),
     'kd_hint_bounded': ({'loss_hint', 'loss_rpn_kd_bbox', 'loss_kd_bbox'}, 1.0),
     'kd_hint_soft': ({'loss_hint', 'loss_rpn_kd_cls', 'loss_kd_cls'}, 0.5),
-    'kd_T2': (PAPER_TERMS, 0.5),
-    'kd_mu1': (PAPER_TERMS, 1.0),
-    'kd_bg1': (PAPER_TERMS, 0.5),
-    'kd_bg1_mu1': (PAPER_TERMS, 1.0),
+    'kd_T2': (PAPER, 0.5),
+    'kd_mu1': (PAPER, 1.0),
+    'kd_bg1': (PAPER, 0.5),
+    'kd_bg1_mu1': (PAPER, 1.0),
+    'kd_roi_hint': (set(KD_TERMS), 0.5),
 }
 GAMMA = {'kd_gamma1': 1.0, 'kd_gamma2_5': 2.5}  # the hint weight, where not 0.5
 
@@ -113,8 +113,7 @@ def test_plan_teacher_first_then_baselines_then_students_with_their_options():
     args = bench.parse_args(['--seeds', '0', '1'])
     runs = bench.plan(args)
     assert [r.label for r in runs] == ['teacher/seed0', 'baseline/seed0', 'baseline/seed1'] + [
-        f'{n}/seed{s}'
-        for n in ('kd', 'kd_soft_cls', 'kd_bounded_reg', 'kd_hint', 'kd_paper_hint')
+        f'{n}/seed{s}' for n in ('kd', 'kd_soft_cls', 'kd_bounded_reg', 'kd_hint')
         for s in (0, 1)]
     for run in runs[3:]:
         cfg = checked_terms_and_mu(run)

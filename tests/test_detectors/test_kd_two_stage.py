@@ -13,8 +13,8 @@ import mmkd  # noqa: F401
 CFG_DIR = osp.join(osp.dirname(osp.dirname(__file__)), 'configs')
 STUDENT_CFG = osp.join(CFG_DIR, 'tiny_faster_rcnn.py')
 KD_CFG = osp.join(CFG_DIR, 'tiny_kd_faster_rcnn.py')
-KD_KEYS = ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox', 'loss_hint',
-           'loss_hint_roi')
+KD_KEYS = ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox', 'loss_hint')
+ROI_HINT = dict(type='HintLoss', loss_weight=0.5)  # mmkd's RoI hint, off by default
 ADAPTERS = ('adapter.', 'roi_adapter.')  # training-only modules, not the student's
 
 register_all_modules()
@@ -67,7 +67,7 @@ def test_all_losses_present_and_finite():
 
 
 def test_gradients_reach_student_and_adapter_never_teacher():
-    model = build(kd_model_cfg())
+    model = build(kd_model_cfg(loss_hint_roi=ROI_HINT))
     loss, _ = model.parse_losses(kd_losses(model))
     loss.backward()
     assert model.backbone.layer4[0].conv1.weight.grad.abs().sum() > 0
@@ -78,8 +78,8 @@ def test_gradients_reach_student_and_adapter_never_teacher():
 
 def test_distillation_terms_alone_give_student_gradients():
     """Each KD term on its own moves the student (so none is silently detached)."""
-    model = build(kd_model_cfg())
-    for key in KD_KEYS:
+    model = build(kd_model_cfg(loss_hint_roi=ROI_HINT))
+    for key in KD_KEYS + ('loss_hint_roi', ):
         model.zero_grad()
         losses = kd_losses(model)
         losses[key].backward()
@@ -115,7 +115,7 @@ def capture_inputs(module):
 def test_identical_teacher_gives_zero_bounded_and_hint_losses_and_entropy_soft_loss():
     """Same weights, same input, same anchors and RoIs: the student is never worse than
     the teacher, and the soft loss is the weighted entropy of the student itself."""
-    model = teacher_equal_to_student()
+    model = teacher_equal_to_student(loss_hint_roi=ROI_HINT)
     soft_calls = capture_inputs(model.loss_kd_cls)
     losses = kd_losses(model)
     assert losses['loss_rpn_kd_bbox'].item() == 0.0
@@ -144,7 +144,7 @@ def test_identical_teacher_diagnostics_show_full_agreement():
 
 
 def test_diagnostics_are_logged_not_optimised_and_can_be_switched_off():
-    model = build(kd_model_cfg())
+    model = build(kd_model_cfg(loss_hint_roi=ROI_HINT))
     losses = kd_losses(model)
     diagnostics = [k for k in losses if k.startswith('kd_')]
     assert sorted(diagnostics) == sorted(
@@ -245,7 +245,7 @@ def test_rpn_outputs_meet_their_own_anchors():
 def test_roi_hint_is_l2_between_adapted_student_and_teacher_roi_features():
     """loss_hint_roi = gamma * mean (adapt(student RoI features) - teacher's)^2, on the
     pooled features of the same sampled RoIs; the adapter maps 32 to 48 channels."""
-    model = build(kd_model_cfg())
+    model = build(kd_model_cfg(loss_hint_roi=ROI_HINT))
     seen = {}
     for name, head in (('student', model.roi_head), ('teacher', model.teacher.roi_head)):
         forward = head._bbox_forward
@@ -269,8 +269,8 @@ def test_roi_hint_is_l2_between_adapted_student_and_teacher_roi_features():
     assert losses['loss_hint_roi'].requires_grad and not teacher.requires_grad
 
 
-def test_roi_hint_off_gives_the_papers_hint_alone():
-    model = build(kd_model_cfg(loss_hint_roi=None))
+def test_roi_hint_is_off_by_default_the_papers_hint_alone():
+    model = build(kd_model_cfg())
     losses = kd_losses(model)
     assert model.roi_adapter is None and 'loss_hint_roi' not in losses
     assert 'kd_hint_roi' not in losses and 'loss_hint' in losses
@@ -283,7 +283,7 @@ def test_error_hints_without_adapter_need_matching_channels():
     with pytest.raises(ValueError, match=r'loss_hint without an adapter.*32.*48'):
         build(kd_model_cfg(adapter=None))
     with pytest.raises(ValueError, match=r'loss_hint_roi without an adapter.*32.*48'):
-        build(kd_model_cfg(adapter=None, loss_hint=None))
+        build(kd_model_cfg(adapter=None, loss_hint=None, loss_hint_roi=ROI_HINT))
 
 
 def test_teacher_rcnn_head_sees_exactly_the_students_sampled_rois():
