@@ -112,6 +112,22 @@ def capture_inputs(module):
     return calls
 
 
+def capture_bbox_forwards(model):
+    """Record, per ``'student'`` and ``'teacher'``, the RoIs, the P2 shape and the result
+    of the last ``_bbox_forward`` of that R-CNN head."""
+    seen = {}
+    for name, head in (('student', model.roi_head), ('teacher', model.teacher.roi_head)):
+        forward = head._bbox_forward
+
+        def record(x, rois, forward=forward, name=name):
+            result = forward(x, rois)
+            seen[name] = dict(rois=rois.clone(), p2_shape=x[0].shape, result=result)
+            return result
+
+        head._bbox_forward = record
+    return seen
+
+
 def test_identical_teacher_gives_zero_bounded_and_hint_losses_and_entropy_soft_loss():
     """Same weights, same input, same anchors and RoIs: the student is never worse than
     the teacher, and the soft loss is the weighted entropy of the student itself."""
@@ -246,17 +262,10 @@ def test_roi_hint_is_l2_between_adapted_student_and_teacher_roi_features():
     """loss_hint_roi = gamma * mean (adapt(student RoI features) - teacher's)^2, on the
     pooled features of the same sampled RoIs; the adapter maps 32 to 48 channels."""
     model = build(kd_model_cfg(loss_hint_roi=ROI_HINT))
-    seen = {}
-    for name, head in (('student', model.roi_head), ('teacher', model.teacher.roi_head)):
-        forward = head._bbox_forward
-
-        def record(x, rois, forward=forward, name=name):
-            seen[name] = forward(x, rois)
-            return seen[name]
-
-        head._bbox_forward = record
+    seen = capture_bbox_forwards(model)
     losses = kd_losses(model)
-    student, teacher = seen['student']['bbox_feats'], seen['teacher']['bbox_feats']
+    student = seen['student']['result']['bbox_feats']
+    teacher = seen['teacher']['result']['bbox_feats']
     assert student.shape[1] == 32 and teacher.shape[1] == 48
     assert student.shape[0] == teacher.shape[0] == 64 and student.shape[2:] == (7, 7)
     conv = model.roi_adapter.convs[0]
@@ -288,18 +297,10 @@ def test_error_hints_without_adapter_need_matching_channels():
 
 def test_teacher_rcnn_head_sees_exactly_the_students_sampled_rois():
     model = build(kd_model_cfg())
-    seen = {}
-    for name, head in (('student', model.roi_head), ('teacher', model.teacher.roi_head)):
-        forward = head._bbox_forward
-
-        def record(x, rois, forward=forward, name=name):
-            seen[name] = rois.clone()
-            return forward(x, rois)
-
-        head._bbox_forward = record
+    seen = capture_bbox_forwards(model)
     kd_losses(model)
-    assert seen['student'].shape[0] > 0
-    assert torch.equal(seen['student'], seen['teacher'])
+    assert seen['student']['rois'].shape[0] > 0
+    assert torch.equal(seen['student']['rois'], seen['teacher']['rois'])
 
 
 def test_predict_equals_plain_faster_rcnn_with_same_weights():
@@ -347,19 +348,11 @@ def test_high_resolution_teacher_meets_student_one_level_up():
     """student_downsample=2: the teacher sees the full batch, the student half of it;
     the teacher's R-CNN head gets the student's RoIs scaled by 2."""
     model = build(kd_model_cfg(student_downsample=2, teacher_config=STUDENT_CFG))
-    seen = {}
-    for name, head in (('student', model.roi_head), ('teacher', model.teacher.roi_head)):
-        forward = head._bbox_forward
-
-        def record(x, rois, forward=forward, name=name):
-            seen[name] = (rois.clone(), x[0].shape)
-            return forward(x, rois)
-
-        head._bbox_forward = record
+    seen = capture_bbox_forwards(model)
     losses = kd_losses(model, shape=(3, 128, 192))
     assert all(torch.isfinite(losses[k]) for k in KD_KEYS)
-    student_rois, student_p2 = seen['student']
-    teacher_rois, teacher_p2 = seen['teacher']
+    student_rois, student_p2 = seen['student']['rois'], seen['student']['p2_shape']
+    teacher_rois, teacher_p2 = seen['teacher']['rois'], seen['teacher']['p2_shape']
     assert tuple(teacher_p2[-2:]) == (32, 48) and tuple(student_p2[-2:]) == (16, 24)
     assert torch.equal(teacher_rois[:, 0], student_rois[:, 0])
     assert torch.allclose(teacher_rois[:, 1:], 2 * student_rois[:, 1:])
