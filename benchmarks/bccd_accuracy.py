@@ -99,6 +99,23 @@ VARIANTS.update(
     kd_roi_hint=('kd', {'model.loss_hint_roi': dict(_delete_=True, type='HintLoss',
                                                     loss_weight=0.5)},
                  'all terms, plus the hint on the sampled RoIs'),
+    kd_inherit=('kd', {'model.inherit_teacher': ['rpn_head', 'roi_head']},
+                "all terms, RPN and R-CNN heads start from the teacher's"),
+    kd_inherit_noadapt=('kd', {'model.inherit_teacher': ['rpn_head', 'roi_head'],
+                               'model.adapter': None},
+                        "all terms, heads from the teacher's, hint without adapter"),
+    kd_noadapt=('kd', {'model.adapter': None}, 'all terms, hint without adapter'),
+    kd_l2reg=('kd', {f'model.{t}': dict(_delete_=True, type='TeacherL2RegressionLoss',
+                                        loss_weight=0.5) for t in BOUNDED},
+              "all terms, L2 to the teacher's regression instead of the bound"),
+)
+VARIANTS.update(
+    kd_inherit_only=('kd', dict(_only(), **{'model.inherit_teacher': ['rpn_head', 'roi_head']}),
+                     "no distillation term, RPN and R-CNN heads start from the teacher's"),
+    kd_inherit_noadapt_l2reg=('kd', dict(VARIANTS['kd_inherit_noadapt'][1],
+                                         **VARIANTS['kd_l2reg'][1]),
+                              "all terms, heads from the teacher's, hint without adapter, "
+                              "L2 to the teacher's regression"),
 )
 QUICK_SCALE = 0.25  # --quick: a few tiny images, one epoch: the pipeline, not a result
 

@@ -91,6 +91,12 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
             teacher level ``l + log2(student_downsample)`` (same anchors, same
             feature size); the student's test pipeline uses the smaller scale.
             Defaults to 1.
+        inherit_teacher (Sequence[str]): Student modules that start from the teacher's
+            weights (copied in ``init_weights()``, then trained), e.g.
+            ``('rpn_head', 'roi_head')``; each must have the same weights' shapes in
+            both. Not in the paper: the inheriting of FGD (Yang et al., CVPR 2022,
+            ``init_student`` in its distiller), here limited to named modules.
+            Defaults to () (none).
     """
 
     def __init__(self,
@@ -117,6 +123,7 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
                  adapter: OptConfigType = dict(type='FeatureAdapter', kernel_size=1),
                  diagnostics: bool = True,
                  student_downsample: int = 1,
+                 inherit_teacher: Sequence[str] = (),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
@@ -184,6 +191,16 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
                          num_levels=1))
             else:
                 _check_same_channels(s_channels, t_channels, 'loss_hint_roi')
+        self.inherit_teacher = list(inherit_teacher)
+        for name in self.inherit_teacher:
+            _check_inheritable(self, teacher, name)
+
+    def init_weights(self) -> None:
+        """Initialise the student, then copy the ``inherit_teacher`` modules' weights."""
+        super().init_weights()
+        for name in self.inherit_teacher:
+            self.get_submodule(name).load_state_dict(
+                self.teacher.get_submodule(name).state_dict())
 
     def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> dict:
         """Hard losses of the student, plus distillation from the teacher.
@@ -512,6 +529,25 @@ def _check_compatible(student: nn.Module, teacher: nn.Module, level_shift: int) 
             for s, t in zip(s_anchors, t_anchors)):
         raise ValueError('teacher and student RPN anchors differ (anchor_generator '
                          'scales, ratios, strides); the RPN is distilled on the same anchors')
+
+
+def _check_inheritable(student: nn.Module, teacher: nn.Module, name: str) -> None:
+    """``inherit_teacher`` names a module both have, with the same weights' shapes."""
+    modules = []
+    for role, detector in (('student', student), ('teacher', teacher)):
+        try:
+            modules.append(detector.get_submodule(name))
+        except AttributeError:
+            raise ValueError(f"inherit_teacher: the {role} has no module '{name}'") from None
+    s_state, t_state = (m.state_dict() for m in modules)
+    if s_state.keys() != t_state.keys():
+        raise ValueError(f"inherit_teacher: '{name}' differs between student and teacher: "
+                         f'{sorted(s_state.keys() ^ t_state.keys())[:3]}')
+    for key, value in s_state.items():
+        if value.shape != t_state[key].shape:
+            raise ValueError(f"inherit_teacher: '{name}.{key}' is "
+                             f'{tuple(value.shape)} in the student and '
+                             f'{tuple(t_state[key].shape)} in the teacher')
 
 
 def _same_normalization(student: nn.Module, teacher: nn.Module) -> bool:

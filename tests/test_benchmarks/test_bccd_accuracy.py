@@ -94,6 +94,11 @@ ABLATIONS = {
     'kd_bg1': (PAPER, 0.5),
     'kd_bg1_mu1': (PAPER, 1.0),
     'kd_roi_hint': (set(KD_TERMS), 0.5),
+    'kd_inherit': (PAPER, 0.5),
+    'kd_inherit_noadapt': (PAPER, 0.5),
+    'kd_noadapt': (PAPER, 0.5),
+    'kd_l2reg': (PAPER, 0.5),
+    'kd_inherit_noadapt_l2reg': (PAPER, 0.5),
 }
 GAMMA = {'kd_gamma1': 1.0, 'kd_gamma2_5': 2.5}  # the hint weight, where not 0.5
 
@@ -141,6 +146,15 @@ def test_every_variant_changes_what_it_says_and_search_records_apart():
             w_bg = 1.0 if run.name.startswith('kd_bg1') else 1.5
             assert cfg.model.loss_kd_cls.bg_weight == w_bg, run.name
             assert cfg.model.loss_rpn_kd_cls.bg_weight == w_bg, run.name
+        inherit = ['rpn_head', 'roi_head'] if 'inherit' in run.name else []
+        assert list(cfg.model.get('inherit_teacher', [])) == inherit, run.name
+        assert (cfg.model.adapter is None) == ('noadapt' in run.name), run.name
+        regression = ('TeacherL2RegressionLoss'
+                      if 'l2reg' in run.name else 'TeacherBoundedRegressionLoss')
+        for term in ('loss_rpn_kd_bbox', 'loss_kd_bbox'):
+            if cfg.model[term] is not None:
+                assert cfg.model[term].type == regression, run.name
+                assert ('margin' in cfg.model[term]) != ('l2reg' in run.name), run.name
 
 
 def fake_results(maps: dict) -> dict:

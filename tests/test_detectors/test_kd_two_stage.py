@@ -295,6 +295,40 @@ def test_error_hints_without_adapter_need_matching_channels():
         build(kd_model_cfg(adapter=None, loss_hint=None, loss_hint_roi=ROI_HINT))
 
 
+def test_inherit_teacher_copies_the_named_modules_in_init_weights():
+    """Student heads start as the teacher's (copies, not shared tensors); the rest of
+    the student keeps its own initialisation; nothing is copied by default."""
+    model = build(kd_model_cfg(teacher_config=STUDENT_CFG,
+                               inherit_teacher=['rpn_head', 'roi_head']))
+    torch.manual_seed(1)
+    model.teacher.init_weights()
+    model.init_weights()
+    teacher_state = model.teacher.state_dict()
+    student_state = model.state_dict()
+    heads = [k for k in student_state if k.startswith(('rpn_head.', 'roi_head.'))]
+    assert len(heads) == 14  # weights, biases: RPN conv, cls, reg; two fcs, cls, reg
+    for key in heads:
+        assert torch.equal(student_state[key], teacher_state[key]), key
+    assert not torch.equal(student_state['backbone.conv1.weight'],
+                           teacher_state['backbone.conv1.weight'])
+    with torch.no_grad():
+        model.rpn_head.rpn_cls.weight.add_(1.0)
+    assert not torch.equal(model.rpn_head.rpn_cls.weight, model.teacher.rpn_head.rpn_cls.weight)
+
+    plain = build(kd_model_cfg(teacher_config=STUDENT_CFG))
+    plain.init_weights()
+    assert not torch.equal(plain.rpn_head.rpn_cls.weight, plain.teacher.rpn_head.rpn_cls.weight)
+
+
+def test_error_inherit_teacher_names_the_module_or_weight_that_does_not_fit():
+    with pytest.raises(ValueError, match=r"inherit_teacher: the student has no module 'rpn'"):
+        build(kd_model_cfg(teacher_config=STUDENT_CFG, inherit_teacher=['rpn']))
+    # the tiny teacher's heads are 48 channels wide, the student's 32
+    with pytest.raises(ValueError, match=r"'rpn_head.rpn_conv.weight' is \(32, 32, 3, 3\) in "
+                       r'the student and \(48, 48, 3, 3\) in the teacher'):
+        build(kd_model_cfg(inherit_teacher=['rpn_head']))
+
+
 def test_teacher_rcnn_head_sees_exactly_the_students_sampled_rois():
     model = build(kd_model_cfg())
     seen = capture_bbox_forwards(model)
