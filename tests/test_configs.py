@@ -87,3 +87,33 @@ def test_resolution_config_halves_the_students_input():
     with torch.no_grad():
         feats = model.teacher.extract_feat(torch.zeros(1, 3, 128, 128))
     assert len(feats) == 5
+
+
+def test_inherit_config_changes_only_its_four_options():
+    """The beyond-the-paper preset is the main config plus its four documented options."""
+    main = load(osp.join(ROOT, 'configs', 'kd_faster_rcnn_r50_r18.py')).model.to_dict()
+    cfg = load(osp.join(ROOT, 'configs', 'kd_faster_rcnn_r50_r18_inherit.py'))
+    preset = cfg.model.to_dict()
+    changed = {k for k in set(main) | set(preset) if main.get(k) != preset.get(k)}
+    assert changed == {'inherit_teacher', 'adapter', 'loss_rpn_kd_bbox', 'loss_kd_bbox'}
+    assert preset['inherit_teacher'] == ['rpn_head', 'roi_head'] and preset['adapter'] is None
+    for key in ('loss_rpn_kd_bbox', 'loss_kd_bbox'):
+        assert preset[key] == dict(type='TeacherL2RegressionLoss', loss_weight=0.5)
+
+    model = MODELS.build(cfg.model)
+    assert model.adapter is None
+    assert type(model.loss_kd_bbox).__name__ == 'TeacherL2RegressionLoss'
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name in ('rpn_head', 'roi_head'):
+            for p in model.teacher.get_submodule(name).parameters():
+                p.normal_()
+    model.init_weights()
+    for name in ('rpn_head', 'roi_head'):
+        student = model.get_submodule(name).state_dict()
+        teacher = model.teacher.get_submodule(name).state_dict()
+        assert student.keys() == teacher.keys()
+        for key, value in teacher.items():
+            torch.testing.assert_close(student[key], value, rtol=0, atol=0, msg=key)
+    # the backbone is not inherited (R-18 against R-50)
+    assert model.backbone.depth == 18
