@@ -1,6 +1,6 @@
 # Beyond the paper: the combination of mmkd's options that scored best on BCCD, for users who
 # want it. Not the default yet (kd_faster_rcnn_r50_r18.py is the paper's method): over BCCD
-# seeds 0-14 it scored 55.3 +- 0.7 mAP against 54.5 +- 0.8 for the defaults (65% of the
+# seeds 0-14 it scored 55.3 +- 0.7 mAP against 54.6 +- 0.8 for the defaults (65% of the
 # teacher-student gap against 56%), ahead on 11 seeds of 15. It was picked on seeds 0 and 1
 # from about fifteen screened variants; on the 13 seeds not used to pick it the gain is
 # +0.7 +- 1.0 (paired t = 2.5, p about 0.03). benchmarks/RESULTS.md, "Ten seeds".

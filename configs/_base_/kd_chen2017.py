@@ -29,7 +29,7 @@
 #                shapes. On BCCD, seeds 0 and 1: 54.7 against 54.4 for the defaults. With
 #                adapter=None (the hint without adaptation; the FPNs are equally wide) and
 #                TeacherL2RegressionLoss in place of the bound as well: 55.3 +- 0.7 over 15
-#                seeds against 54.5 +- 0.8, +0.7 +- 1.0 on the 13 seeds not used to pick it
+#                seeds against 54.6 +- 0.8, +0.7 +- 1.0 on the 13 seeds not used to pick it
 #                (p about 0.03): ../kd_faster_rcnn_r50_r18_inherit.py, not the default yet.
 # Every term is averaged over its head's sampled batch (M anchors, N RoIs), as Eq. (1).
 custom_imports = dict(imports=['mmkd'], allow_failed_imports=False)
