@@ -57,65 +57,95 @@ SETTINGS = dict(
 MU_1 = {'model.rpn_head.loss_cls.loss_weight': 1.0,
         'model.roi_head.bbox_head.loss_cls.loss_weight': 1.0}
 SOFT = ('loss_rpn_kd_cls', 'loss_kd_cls')
-BOUNDED = ('loss_rpn_kd_bbox', 'loss_kd_bbox')
+REG = ('loss_rpn_kd_bbox', 'loss_kd_bbox')  # L2 to the teacher's regression; the paper's bound
+BOUNDED = REG
 HINT = ('loss_hint', )
 # Background weight 1 in both soft losses (the paper's is 1.5).
 BG_1 = {'model.loss_rpn_kd_cls.bg_weight': 1.0, 'model.loss_kd_cls.bg_weight': 1.0}
+# mmkd's defaults -> the paper's method (kd_chen2017_paper in configs/_base_/kd_chen2017.py):
+# the teacher bound in both heads, the hint through a 1x1 adapter, no inheriting. The
+# defaults until the switch (records before it: their kd, kd_soft_cls, kd_bounded_reg and
+# kd_hint are today's kd_paper, kd_paper_soft_cls, kd_paper_bounded_reg, kd_paper_hint).
+PAPER = dict({f'model.{t}': dict(_delete_=True, type='TeacherBoundedRegressionLoss',
+                                 margin=0.0, loss_weight=0.5) for t in BOUNDED},
+             **{'model.adapter': dict(_delete_=True, type='FeatureAdapter', kernel_size=1),
+                'model.inherit_teacher': []})
+
+
+# the three changes from the paper's method to the defaults, one at a time
+INHERIT = {'model.inherit_teacher': ['rpn_head', 'roi_head']}
+NO_ADAPTER = {'model.adapter': None}
+L2_REG = {f'model.{t}': dict(_delete_=True, type='TeacherL2RegressionLoss', loss_weight=0.5)
+          for t in BOUNDED}
 
 
 def _only(*terms, mu_1=True) -> dict:
-    off = [t for t in SOFT + BOUNDED + HINT if t not in terms]
+    off = [t for t in SOFT + REG + HINT if t not in terms]
     return dict({f'model.{t}': None for t in off}, **(MU_1 if mu_1 else {}))
+
+
+def _paper(options: dict) -> dict:
+    return dict(PAPER, **options)
 
 
 # name: (config, options, description)
 VARIANTS = dict(
     baseline=('baseline', {}, 'student alone'),
     kd=('kd', {}, 'distilled, all terms (mmkd defaults)'),
-    kd_soft_cls=('kd', _only(*SOFT, mu_1=False), 'soft classification only'),
-    kd_bounded_reg=('kd', _only(*BOUNDED), 'teacher-bounded regression only'),
-    kd_hint=('kd', _only(*HINT), 'hints only (adaptation layer)'),
-    kd_hint_normalized=('kd', {'model.loss_hint.normalize': True},
-                        'all terms, the hint divided by the teacher\'s mean square'),
-)
-DEFAULT_VARIANTS = ['baseline', 'kd', 'kd_soft_cls', 'kd_bounded_reg', 'kd_hint']
-# Issue 9's search for what makes all terms beat the hint alone, not run by default
-# (``--variants baseline kd kd_hint kd_gamma1 ... --section accuracy_search``): each
-# changes one thing from the defaults. Results in benchmarks/RESULTS.md.
-VARIANTS.update(
-    kd_gamma1=('kd', {'model.loss_hint.loss_weight': 1.0}, 'all terms, gamma 1'),
-    kd_gamma2_5=('kd', {'model.loss_hint.loss_weight': 2.5},
-                 'all terms, gamma 2.5 (each FPN level a hint of weight 0.5)'),
-    kd_hint_bounded=('kd', _only(*HINT, *BOUNDED), 'hints and bounded regression'),
-    kd_hint_soft=('kd', _only(*HINT, *SOFT, mu_1=False), 'hints and soft classification'),
-    kd_T2=('kd', {'model.loss_rpn_kd_cls.T': 2.0, 'model.loss_kd_cls.T': 2.0},
-           'all terms, temperature 2'),
-    kd_mu1=('kd', dict(MU_1), 'all terms, hard classification at weight 1 (soft added)'),
-    kd_bg1=('kd', dict(BG_1), 'all terms, background weight 1 in the soft loss'),
-    kd_bg1_mu1=('kd', dict(MU_1, **BG_1),
-                'all terms, background weight 1, hard classification at weight 1'),
-    # mmkd's RoI hint (loss_hint_roi, off by default) added to all terms; run as the
-    # default at 3063314 ("kd" in the accuracy_roi records)
-    kd_roi_hint=('kd', {'model.loss_hint_roi': dict(_delete_=True, type='HintLoss',
-                                                    loss_weight=0.5)},
-                 'all terms, plus the hint on the sampled RoIs'),
-    kd_inherit=('kd', {'model.inherit_teacher': ['rpn_head', 'roi_head']},
-                "all terms, RPN and R-CNN heads start from the teacher's"),
-    kd_inherit_noadapt=('kd', {'model.inherit_teacher': ['rpn_head', 'roi_head'],
-                               'model.adapter': None},
-                        "all terms, heads from the teacher's, hint without adapter"),
-    kd_noadapt=('kd', {'model.adapter': None}, 'all terms, hint without adapter'),
-    kd_l2reg=('kd', {f'model.{t}': dict(_delete_=True, type='TeacherL2RegressionLoss',
-                                        loss_weight=0.5) for t in BOUNDED},
-              "all terms, L2 to the teacher's regression instead of the bound"),
-)
-VARIANTS.update(
-    kd_inherit_only=('kd', dict(_only(), **{'model.inherit_teacher': ['rpn_head', 'roi_head']}),
+    kd_inherit_only=('kd', _only(),
                      "no distillation term, RPN and R-CNN heads start from the teacher's"),
-    kd_inherit_noadapt_l2reg=('kd', dict(VARIANTS['kd_inherit_noadapt'][1],
-                                         **VARIANTS['kd_l2reg'][1]),
-                              "all terms, heads from the teacher's, hint without adapter, "
-                              "L2 to the teacher's regression"),
+    kd_soft_cls=('kd', _only(*SOFT, mu_1=False), 'soft classification only'),
+    kd_reg=('kd', _only(*REG), "L2 to the teacher's regression only"),
+    kd_hint=('kd', _only(*HINT), 'hints only (no adaptation layer)'),
+    kd_paper=('kd', dict(PAPER), "the paper's method, all terms"),
+)
+# mmkd's defaults and each term alone, all from the teacher's heads; the paper's method.
+DEFAULT_VARIANTS = ['baseline', 'kd', 'kd_inherit_only', 'kd_soft_cls', 'kd_reg', 'kd_hint',
+                    'kd_paper']
+ALONE = ('kd_soft_cls', 'kd_reg', 'kd_hint')  # "all terms above each term alone"
+# The paper's Table 4 on its own method, and issue 9's search, each relative to the
+# paper's method (the defaults when they ran; results in benchmarks/RESULTS.md), not run
+# by default: --variants baseline kd_paper kd_paper_hint kd_gamma1 ... --section <name>.
+VARIANTS.update(
+    kd_paper_soft_cls=('kd', _paper(_only(*SOFT, mu_1=False)),
+                       "the paper's method, soft classification only"),
+    kd_paper_bounded_reg=('kd', _paper(_only(*BOUNDED)),
+                          "the paper's method, teacher-bounded regression only"),
+    kd_paper_hint=('kd', _paper(_only(*HINT)),
+                   "the paper's method, hints only (adaptation layer)"),
+    kd_hint_normalized=('kd', _paper({'model.loss_hint.normalize': True}),
+                        'the paper\'s method, the hint divided by the teacher\'s mean square'),
+    kd_gamma1=('kd', _paper({'model.loss_hint.loss_weight': 1.0}),
+               "the paper's method, gamma 1"),
+    kd_gamma2_5=('kd', _paper({'model.loss_hint.loss_weight': 2.5}),
+                 "the paper's method, gamma 2.5 (each FPN level a hint of weight 0.5)"),
+    kd_hint_bounded=('kd', _paper(_only(*HINT, *BOUNDED)),
+                     "the paper's hints and bounded regression"),
+    kd_hint_soft=('kd', _paper(_only(*HINT, *SOFT, mu_1=False)),
+                  "the paper's hints and soft classification"),
+    kd_T2=('kd', _paper({'model.loss_rpn_kd_cls.T': 2.0, 'model.loss_kd_cls.T': 2.0}),
+           "the paper's method, temperature 2"),
+    kd_mu1=('kd', _paper(MU_1),
+            "the paper's method, hard classification at weight 1 (soft added)"),
+    kd_bg1=('kd', _paper(BG_1), "the paper's method, background weight 1 in the soft loss"),
+    kd_bg1_mu1=('kd', _paper(dict(MU_1, **BG_1)),
+                "the paper's method, background weight 1, hard classification at weight 1"),
+    # mmkd's RoI hint (loss_hint_roi, off by default) added to the paper's method; run as
+    # the default at 3063314 ("kd" in the accuracy_roi records)
+    kd_roi_hint=('kd', _paper({'model.loss_hint_roi': dict(_delete_=True, type='HintLoss',
+                                                           loss_weight=0.5)}),
+                 "the paper's method, plus the hint on the sampled RoIs"),
+    # the screen that found today's defaults (accuracy_screen)
+    kd_inherit=('kd', _paper(INHERIT), "the paper's method, RPN and R-CNN heads start from "
+                "the teacher's"),
+    kd_inherit_noadapt=('kd', _paper(dict(INHERIT, **NO_ADAPTER)),
+                        "the paper's method, heads from the teacher's, hint without adapter"),
+    kd_noadapt=('kd', _paper(NO_ADAPTER), "the paper's method, hint without adapter"),
+    kd_l2reg=('kd', _paper(L2_REG),
+              "the paper's method, L2 to the teacher's regression instead of the bound"),
+    kd_inherit_noadapt_l2reg=('kd', _paper(dict(INHERIT, **NO_ADAPTER, **L2_REG)),
+                              "the paper's method, heads from the teacher's, hint without "
+                              "adapter, L2 to the teacher's regression (today's defaults)"),
 )
 QUICK_SCALE = 0.25  # --quick: a few tiny images, one epoch: the pipeline, not a result
 
@@ -273,8 +303,7 @@ def targets(record: dict) -> Optional[dict]:
     if record['gain'] is None:
         return None
     spread = max(record['baseline_map_std'] or 0.0, record['kd_map_std'] or 0.0)
-    alone = [variants[n]['map_mean'] for n in ('kd_soft_cls', 'kd_bounded_reg', 'kd_hint')
-             if n in variants]
+    alone = [variants[n]['map_mean'] for n in ALONE if n in variants]
     return dict(
         gain_at_least_1_5=record['gain'] >= 1.5, gain_above_spread=record['gain'] > spread,
         gap_closed_two_thirds=(record['gap_closed'] or 0.0) >= 2 / 3,

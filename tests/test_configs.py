@@ -37,7 +37,7 @@ def test_config_loads_and_builds(path):
             model.roi_head.bbox_head.num_classes
 
 
-def test_main_config_is_the_paper_setting():
+def test_main_config_is_mmkds_defaults_on_the_papers_constants():
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'kd_faster_rcnn_r50_r18.py'))
     model = cfg.model
     assert model.backbone.depth == 18
@@ -49,7 +49,10 @@ def test_main_config_is_the_paper_setting():
     for key in ('loss_rpn_kd_cls', 'loss_kd_cls'):
         assert model[key].loss_weight == 1 - mu and model[key].bg_weight == 1.5
         assert model[key].T == 1.0
-    assert model.loss_kd_bbox.loss_weight == model.loss_rpn_kd_bbox.loss_weight == 0.5
+    assert model.loss_kd_bbox.loss_weight == model.loss_rpn_kd_bbox.loss_weight == 0.5  # nu
+    # mmkd's three changes to the paper's method (kd_faster_rcnn_r50_r18_paper.py)
+    assert model.loss_kd_bbox.type == model.loss_rpn_kd_bbox.type == 'TeacherL2RegressionLoss'
+    assert model.adapter is None and tuple(model.inherit_teacher) == ('rpn_head', 'roi_head')
     assert model.loss_hint.loss_weight == 0.5 and model.loss_hint.loss_type == 'l2'
     assert model.loss_hint.normalize is False  # the paper's plain L2
     assert model.loss_hint_roi is None  # mmkd's RoI hint: off, it did not measurably win
@@ -64,9 +67,12 @@ def test_shared_kd_block_is_the_detectors_defaults():
     defaults = inspect.signature(KnowledgeDistillationTwoStageDetector).parameters
     for key in ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox',
                 'loss_hint', 'hint_levels', 'loss_hint_roi', 'adapter', 'diagnostics',
-                'eval_teacher'):
+                'eval_teacher', 'inherit_teacher'):
         value = block[key].to_dict() if hasattr(block[key], 'to_dict') else block[key]
-        assert value == defaults[key].default, key
+        default = defaults[key].default
+        if isinstance(default, tuple):
+            value = tuple(value)
+        assert value == default, key
 
 
 def test_mmdet_teacher_config_resolves_from_any_directory(tmp_path, monkeypatch):
@@ -89,17 +95,32 @@ def test_resolution_config_halves_the_students_input():
     assert len(feats) == 5
 
 
-def test_inherit_config_changes_only_its_four_options():
-    """The beyond-the-paper preset is the main config plus its four documented options."""
+def test_paper_config_changes_only_mmkds_three_changes_back():
+    """The paper's method is the main config with the bound, the adapter and no
+    inheriting; the block it matches is kd_chen2017_paper."""
     main = load(osp.join(ROOT, 'configs', 'kd_faster_rcnn_r50_r18.py')).model.to_dict()
-    cfg = load(osp.join(ROOT, 'configs', 'kd_faster_rcnn_r50_r18_inherit.py'))
-    preset = cfg.model.to_dict()
-    changed = {k for k in set(main) | set(preset) if main.get(k) != preset.get(k)}
+    cfg = load(osp.join(ROOT, 'configs', 'kd_faster_rcnn_r50_r18_paper.py'))
+    paper = cfg.model.to_dict()
+    changed = {k for k in set(main) | set(paper) if main.get(k) != paper.get(k)}
     assert changed == {'inherit_teacher', 'adapter', 'loss_rpn_kd_bbox', 'loss_kd_bbox'}
-    assert preset['inherit_teacher'] == ['rpn_head', 'roi_head'] and preset['adapter'] is None
-    for key in ('loss_rpn_kd_bbox', 'loss_kd_bbox'):
-        assert preset[key] == dict(type='TeacherL2RegressionLoss', loss_weight=0.5)
+    assert tuple(paper['inherit_teacher']) == ()
+    assert paper['adapter'] == dict(type='FeatureAdapter', kernel_size=1)
+    bound = dict(type='TeacherBoundedRegressionLoss', margin=0.0, loss_weight=0.5)
+    assert paper['loss_rpn_kd_bbox'] == paper['loss_kd_bbox'] == bound
+    block = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'kd_chen2017.py'))
+    for key, value in block.kd_chen2017_paper.to_dict().items():
+        value = tuple(value) if key == 'inherit_teacher' else value
+        ours = tuple(paper[key]) if key == 'inherit_teacher' else paper[key]
+        if key not in ('rpn_head', 'roi_head'):
+            assert ours == value, key
 
+    model = MODELS.build(cfg.model)
+    assert model.adapter is not None and model.inherit_teacher == []
+    assert type(model.loss_kd_bbox).__name__ == 'TeacherBoundedRegressionLoss'
+
+
+def test_main_config_inherits_the_teachers_heads_not_its_backbone():
+    cfg = load(osp.join(ROOT, 'configs', 'kd_faster_rcnn_r50_r18.py'))
     model = MODELS.build(cfg.model)
     assert model.adapter is None
     assert type(model.loss_kd_bbox).__name__ == 'TeacherL2RegressionLoss'

@@ -23,7 +23,9 @@ import bccd_accuracy as bench  # noqa: E402
 CONFIGS = sorted(glob.glob(osp.join(bench.CONFIGS, '**', '*.py'), recursive=True))
 KD_TERMS = ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox', 'loss_hint',
             'loss_hint_roi')
-PAPER = set(KD_TERMS) - {'loss_hint_roi'}  # the defaults: mmkd's RoI hint is off
+ALL = set(KD_TERMS) - {'loss_hint_roi'}  # the defaults: mmkd's RoI hint is off
+SOFT = {'loss_rpn_kd_cls', 'loss_kd_cls'}
+REG = {'loss_rpn_kd_bbox', 'loss_kd_bbox'}
 TRAINING = ('train_dataloader', 'test_dataloader', 'test_evaluator', 'train_cfg',
             'param_scheduler', 'optim_wrapper', 'default_hooks')
 
@@ -80,26 +82,34 @@ def test_data_root_is_shared_bccd_beside_the_repository_or_the_environment(monke
 
 # variant: (terms on, mu = weight of the student's hard classification)
 ABLATIONS = {
-    'kd': (PAPER, 0.5),
-    'kd_soft_cls': ({'loss_rpn_kd_cls', 'loss_kd_cls'}, 0.5),
-    'kd_bounded_reg': ({'loss_rpn_kd_bbox', 'loss_kd_bbox'}, 1.0),
+    # mmkd's defaults and each term alone
+    'kd': (ALL, 0.5),
+    'kd_inherit_only': (set(), 1.0),
+    'kd_soft_cls': (SOFT, 0.5),
+    'kd_reg': (REG, 1.0),
     'kd_hint': ({'loss_hint'}, 1.0),
-    'kd_hint_normalized': (PAPER, 0.5),
-    'kd_gamma1': (PAPER, 0.5),
-    'kd_gamma2_5': (PAPER, 0.5),
-    'kd_hint_bounded': ({'loss_hint', 'loss_rpn_kd_bbox', 'loss_kd_bbox'}, 1.0),
-    'kd_hint_soft': ({'loss_hint', 'loss_rpn_kd_cls', 'loss_kd_cls'}, 0.5),
-    'kd_T2': (PAPER, 0.5),
-    'kd_mu1': (PAPER, 1.0),
-    'kd_bg1': (PAPER, 0.5),
-    'kd_bg1_mu1': (PAPER, 1.0),
+    # the paper's method, its Table 4 and issue 9's search on it
+    'kd_paper': (ALL, 0.5),
+    'kd_paper_soft_cls': (SOFT, 0.5),
+    'kd_paper_bounded_reg': (REG, 1.0),
+    'kd_paper_hint': ({'loss_hint'}, 1.0),
+    'kd_hint_normalized': (ALL, 0.5),
+    'kd_gamma1': (ALL, 0.5),
+    'kd_gamma2_5': (ALL, 0.5),
+    'kd_hint_bounded': ({'loss_hint'} | REG, 1.0),
+    'kd_hint_soft': ({'loss_hint'} | SOFT, 0.5),
+    'kd_T2': (ALL, 0.5),
+    'kd_mu1': (ALL, 1.0),
+    'kd_bg1': (ALL, 0.5),
+    'kd_bg1_mu1': (ALL, 1.0),
     'kd_roi_hint': (set(KD_TERMS), 0.5),
-    'kd_inherit': (PAPER, 0.5),
-    'kd_inherit_noadapt': (PAPER, 0.5),
-    'kd_noadapt': (PAPER, 0.5),
-    'kd_l2reg': (PAPER, 0.5),
-    'kd_inherit_noadapt_l2reg': (PAPER, 0.5),
+    'kd_inherit': (ALL, 0.5),
+    'kd_inherit_noadapt': (ALL, 0.5),
+    'kd_noadapt': (ALL, 0.5),
+    'kd_l2reg': (ALL, 0.5),
+    'kd_inherit_noadapt_l2reg': (ALL, 0.5),
 }
+ON_DEFAULTS = ('kd', 'kd_inherit_only', 'kd_soft_cls', 'kd_reg', 'kd_hint')
 GAMMA = {'kd_gamma1': 1.0, 'kd_gamma2_5': 2.5}  # the hint weight, where not 0.5
 
 
@@ -118,8 +128,7 @@ def test_plan_teacher_first_then_baselines_then_students_with_their_options():
     args = bench.parse_args(['--seeds', '0', '1'])
     runs = bench.plan(args)
     assert [r.label for r in runs] == ['teacher/seed0', 'baseline/seed0', 'baseline/seed1'] + [
-        f'{n}/seed{s}' for n in ('kd', 'kd_soft_cls', 'kd_bounded_reg', 'kd_hint')
-        for s in (0, 1)]
+        f'{n}/seed{s}' for n in ON_DEFAULTS + ('kd_paper', ) for s in (0, 1)]
     for run in runs[3:]:
         cfg = checked_terms_and_mu(run)
         if cfg.model.loss_hint is not None:  # the paper's plain hint, but in its own variant
@@ -146,15 +155,18 @@ def test_every_variant_changes_what_it_says_and_search_records_apart():
             w_bg = 1.0 if run.name.startswith('kd_bg1') else 1.5
             assert cfg.model.loss_kd_cls.bg_weight == w_bg, run.name
             assert cfg.model.loss_rpn_kd_cls.bg_weight == w_bg, run.name
-        inherit = ['rpn_head', 'roi_head'] if 'inherit' in run.name else []
-        assert list(cfg.model.get('inherit_teacher', [])) == inherit, run.name
-        assert (cfg.model.adapter is None) == ('noadapt' in run.name), run.name
-        regression = ('TeacherL2RegressionLoss'
-                      if 'l2reg' in run.name else 'TeacherBoundedRegressionLoss')
+        # the defaults' three changes to the paper's method, or the paper's with those
+        # of them the name says
+        ours = run.name in ON_DEFAULTS
+        inherit = ['rpn_head', 'roi_head'] if ours or 'inherit' in run.name else []
+        assert list(cfg.model.inherit_teacher) == inherit, run.name
+        assert (cfg.model.adapter is None) == (ours or 'noadapt' in run.name), run.name
+        l2 = ours or 'l2reg' in run.name
         for term in ('loss_rpn_kd_bbox', 'loss_kd_bbox'):
             if cfg.model[term] is not None:
-                assert cfg.model[term].type == regression, run.name
-                assert ('margin' in cfg.model[term]) != ('l2reg' in run.name), run.name
+                assert cfg.model[term].type == ('TeacherL2RegressionLoss' if l2 else
+                                                'TeacherBoundedRegressionLoss'), run.name
+                assert ('margin' in cfg.model[term]) != l2, run.name
 
 
 def fake_results(maps: dict) -> dict:
@@ -169,7 +181,7 @@ def test_summary_and_targets_from_hand_made_numbers():
     args = bench.parse_args([])
     results = fake_results(dict(teacher=51.0, baseline=[41.0, 42.0, 43.0],
                                 kd=[48.0, 48.5, 49.0], kd_soft_cls=[46.0, 46.0, 46.0],
-                                kd_bounded_reg=[42.0, 43.0, 44.0], kd_hint=[44.0, 45.0, 46.0]))
+                                kd_reg=[42.0, 43.0, 44.0], kd_hint=[44.0, 45.0, 46.0]))
     record = bench.summarize(args, results)
     assert record['baseline_map_mean'] == 42.0 and record['baseline_map_std'] == 1.0
     assert record['kd_map_mean'] == 48.5 and record['kd_map_std'] == 0.5

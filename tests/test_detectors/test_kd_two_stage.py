@@ -13,6 +13,7 @@ import mmkd  # noqa: F401
 CFG_DIR = osp.join(osp.dirname(osp.dirname(__file__)), 'configs')
 STUDENT_CFG = osp.join(CFG_DIR, 'tiny_faster_rcnn.py')
 KD_CFG = osp.join(CFG_DIR, 'tiny_kd_faster_rcnn.py')
+KD_TEACHER_CFG = osp.join(CFG_DIR, 'tiny_teacher_faster_rcnn.py')
 KD_KEYS = ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox', 'loss_hint')
 ROI_HINT = dict(type='HintLoss', loss_weight=0.5)  # mmkd's RoI hint, off by default
 ADAPTERS = ('adapter.', 'roi_adapter.')  # training-only modules, not the student's
@@ -297,7 +298,7 @@ def test_error_hints_without_adapter_need_matching_channels():
 
 def test_inherit_teacher_copies_the_named_modules_in_init_weights():
     """Student heads start as the teacher's (copies, not shared tensors); the rest of
-    the student keeps its own initialisation; nothing is copied by default."""
+    the student keeps its own initialisation; nothing is copied with ``()``."""
     model = build(kd_model_cfg(teacher_config=STUDENT_CFG,
                                inherit_teacher=['rpn_head', 'roi_head']))
     torch.manual_seed(1)
@@ -318,6 +319,66 @@ def test_inherit_teacher_copies_the_named_modules_in_init_weights():
     plain = build(kd_model_cfg(teacher_config=STUDENT_CFG))
     plain.init_weights()
     assert not torch.equal(plain.rpn_head.rpn_cls.weight, plain.teacher.rpn_head.rpn_cls.weight)
+
+
+def defaults_cfg(teacher_config=STUDENT_CFG):
+    """The detector with every distillation argument at its default."""
+    cfg = Config.fromfile(STUDENT_CFG).model
+    cfg.update(type='KnowledgeDistillationTwoStageDetector', teacher_config=teacher_config,
+               teacher_ckpt=None)
+    return cfg
+
+
+def test_defaults_inherit_the_heads_drop_the_adapter_and_regress_to_the_teacher():
+    """mmkd's defaults, the paper's method with three changes: the RPN and R-CNN heads
+    start from the teacher's, the hint has no adapter, both regression terms are L2 to
+    the teacher's regression. With a teacher equal to the student (weights copied),
+    every distillation term but the soft losses is exactly 0; perturb the teacher's
+    R-CNN regression and loss_kd_bbox is nu times the mean squared distance over the
+    sampled RoIs' positives, divided by the sampled count."""
+    from mmkd.losses import TeacherL2RegressionLoss
+    model = build(defaults_cfg())
+    assert model.adapter is None and model.inherit_teacher == ['rpn_head', 'roi_head']
+    for loss in (model.loss_rpn_kd_bbox, model.loss_kd_bbox):
+        assert type(loss) is TeacherL2RegressionLoss and loss.loss_weight == 0.5
+    torch.manual_seed(1)
+    model.teacher.init_weights()
+    model.init_weights()
+    teacher_state = model.teacher.state_dict()
+    for key, value in model.state_dict().items():
+        if key.startswith(('rpn_head.', 'roi_head.')):
+            assert torch.equal(value, teacher_state[key]), key
+    model.teacher.load_state_dict(model.state_dict())
+    losses = kd_losses(model)
+    for key in ('loss_rpn_kd_bbox', 'loss_kd_bbox', 'loss_hint'):
+        assert losses[key].item() == pytest.approx(0.0, abs=1e-10), key
+
+    seen, calls = capture_bbox_forwards(model), capture_inputs(model.loss_kd_bbox)
+    with torch.no_grad():
+        model.teacher.roi_head.bbox_head.fc_reg.bias.add_(0.1)  # every delta moves by 0.1
+    losses = kd_losses(model)
+    num_sampled = seen['student']['rois'].shape[0]
+    (_, _, _, pos), kwargs = calls[0]
+    num_pos = int(pos.sum())
+    assert 0 < num_pos < num_sampled and kwargs['avg_factor'] == num_sampled
+    expected = 0.5 * num_pos * 4 * 0.1**2 / num_sampled
+    assert losses['loss_kd_bbox'].item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_error_defaults_with_a_wider_teacher_name_the_option_to_set():
+    """The tiny teacher's neck is 48 channels wide, the student's 32: the defaults'
+    adapter-less hint and inherited heads are refused when the model is built, each
+    naming the setting that fixes it."""
+    with pytest.raises(ValueError, match=r"loss_hint without an adapter.*32.*48.*set "
+                       r"adapter=dict\(type='FeatureAdapter'"):
+        build(defaults_cfg(KD_TEACHER_CFG))
+    cfg = defaults_cfg(KD_TEACHER_CFG)
+    cfg.adapter = dict(type='FeatureAdapter', kernel_size=1)
+    with pytest.raises(ValueError, match=r"'rpn_head.rpn_conv.weight' is .* set "
+                       r'inherit_teacher=\(\)'):
+        build(cfg)
+    cfg.inherit_teacher = ()
+    assert build(cfg).adapter is not None
 
 
 def test_error_inherit_teacher_names_the_module_or_weight_that_does_not_fit():
