@@ -35,8 +35,8 @@
 #                wide (checked when built). The paper found the adapter helps even then;
 #                a narrower student needs it: adapter=dict(type='FeatureAdapter').
 #   TeacherL2RegressionLoss  L2 from the student's regression to the teacher's, weight
-#                nu, in place of the teacher bound, in both heads: the paper's ablation
-#                of its own bound (mmkd/losses/teacher_l2_regression_loss.py).
+#                nu, in place of the teacher bound, in both heads: the direct alternative
+#                the paper bounds (mmkd/losses/teacher_l2_regression_loss.py).
 # The paper's method is kd_chen2017_paper below (../kd_faster_rcnn_r50_r18_paper.py).
 # Off (None) because it did not measurably win (benchmarks/RESULTS.md):
 #   loss_hint_roi  the same hint, weight gamma, on the sampled RoIs' pooled features
