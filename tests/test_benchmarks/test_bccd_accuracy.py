@@ -126,6 +126,9 @@ def checked_terms_and_mu(run) -> Config:
 
 def test_plan_teacher_first_then_baselines_then_students_with_their_options():
     args = bench.parse_args(['--seeds', '0', '1'])
+    assert [r.label for r in bench.plan(args)][3:] == [
+        f'{n}/seed{s}' for n in ('kd', 'kd_soft_cls', 'kd_reg', 'kd_hint') for s in (0, 1)]
+    args = bench.parse_args(['--seeds', '0', '1', '--variants'] + bench.FULL_VARIANTS)
     runs = bench.plan(args)
     assert [r.label for r in runs] == ['teacher/seed0', 'baseline/seed0', 'baseline/seed1'] + [
         f'{n}/seed{s}' for n in ON_DEFAULTS + ('kd_paper', ) for s in (0, 1)]
