@@ -27,7 +27,7 @@ import argparse
 import os.path as osp
 import shlex
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -63,25 +63,33 @@ MU_1 = {'model.rpn_head.loss_cls.loss_weight': 1.0,
         'model.roi_head.bbox_head.loss_cls.loss_weight': 1.0}
 SOFT = ('loss_rpn_kd_cls', 'loss_kd_cls')
 REG = ('loss_rpn_kd_bbox', 'loss_kd_bbox')  # L2 to the teacher's regression; the paper's bound
-BOUNDED = REG
 HINT = ('loss_hint', )
 # Background weight 1 in both soft losses (the paper's is 1.5).
 BG_1 = {'model.loss_rpn_kd_cls.bg_weight': 1.0, 'model.loss_kd_cls.bg_weight': 1.0}
-# mmkd's defaults -> the paper's method (kd_chen2017_paper in configs/_base_/kd_chen2017.py):
-# the teacher bound in both heads, the hint through a 1x1 adapter, no inheriting. The
-# defaults until the switch (records before it: their kd, kd_soft_cls, kd_bounded_reg and
-# kd_hint are today's kd_paper, kd_paper_soft_cls, kd_paper_bounded_reg, kd_paper_hint).
-PAPER = dict({f'model.{t}': dict(_delete_=True, type='TeacherBoundedRegressionLoss',
-                                 margin=0.0, loss_weight=0.5) for t in BOUNDED},
-             **{'model.adapter': dict(_delete_=True, type='FeatureAdapter', kernel_size=1),
-                'model.inherit_teacher': []})
 
 
-# the three changes from the paper's method to the defaults, one at a time
-INHERIT = {'model.inherit_teacher': ['rpn_head', 'roi_head']}
-NO_ADAPTER = {'model.adapter': None}
-L2_REG = {f'model.{t}': dict(_delete_=True, type='TeacherL2RegressionLoss', loss_weight=0.5)
-          for t in BOUNDED}
+def _block_options(block: str, keys: Tuple[str, ...]) -> dict:
+    """``--cfg-options`` that set ``keys`` of the model to their values in the shared
+    distillation block ``block`` of configs/_base_/kd_chen2017.py (a dict replaces)."""
+    values = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'kd_chen2017.py'))[block]
+    options = {}
+    for key in keys:
+        value = values[key]
+        if isinstance(value, dict):
+            value = dict(value.to_dict(), _delete_=True)
+        options[f'model.{key}'] = list(value) if isinstance(value, tuple) else value
+    return options
+
+
+# The three changes from the paper's method to mmkd's defaults, one at a time, and all
+# three undone: the paper's method (kd_chen2017_paper: the teacher bound in both heads, the
+# hint through a 1x1 adapter, no inheriting). The defaults until the switch (records before
+# it: their kd, kd_soft_cls, kd_bounded_reg and kd_hint are today's kd_paper,
+# kd_paper_soft_cls, kd_paper_bounded_reg, kd_paper_hint).
+INHERIT = _block_options('kd_chen2017', ('inherit_teacher', ))
+NO_ADAPTER = _block_options('kd_chen2017', ('adapter', ))
+L2_REG = _block_options('kd_chen2017', REG)
+PAPER = _block_options('kd_chen2017_paper', REG + ('adapter', 'inherit_teacher'))
 
 
 def _only(*terms, mu_1=True) -> dict:
@@ -107,7 +115,8 @@ VARIANTS = dict(
 # mmkd's defaults and each term alone, all from the teacher's heads (the issue-9 study, within
 # 90 minutes on 2 cores); add kd_inherit_only and kd_paper for the record's full comparison.
 DEFAULT_VARIANTS = ['baseline', 'kd', 'kd_soft_cls', 'kd_reg', 'kd_hint']
-FULL_VARIANTS = DEFAULT_VARIANTS[:2] + ['kd_inherit_only'] + DEFAULT_VARIANTS[2:] + ['kd_paper']
+FULL_VARIANTS = ['baseline', 'kd', 'kd_inherit_only', 'kd_soft_cls', 'kd_reg', 'kd_hint',
+                 'kd_paper']
 ALONE = ('kd_soft_cls', 'kd_reg', 'kd_hint')  # "all terms above each term alone"
 # The paper's Table 4 on its own method, and issue 9's search, each relative to the
 # paper's method (the defaults when they ran; results in benchmarks/RESULTS.md), not run
@@ -115,7 +124,7 @@ ALONE = ('kd_soft_cls', 'kd_reg', 'kd_hint')  # "all terms above each term alone
 VARIANTS.update(
     kd_paper_soft_cls=('kd', _paper(_only(*SOFT, mu_1=False)),
                        "the paper's method, soft classification only"),
-    kd_paper_bounded_reg=('kd', _paper(_only(*BOUNDED)),
+    kd_paper_bounded_reg=('kd', _paper(_only(*REG)),
                           "the paper's method, teacher-bounded regression only"),
     kd_paper_hint=('kd', _paper(_only(*HINT)),
                    "the paper's method, hints only (adaptation layer)"),
@@ -125,7 +134,7 @@ VARIANTS.update(
                "the paper's method, gamma 1"),
     kd_gamma2_5=('kd', _paper({'model.loss_hint.loss_weight': 2.5}),
                  "the paper's method, gamma 2.5 (each FPN level a hint of weight 0.5)"),
-    kd_hint_bounded=('kd', _paper(_only(*HINT, *BOUNDED)),
+    kd_hint_bounded=('kd', _paper(_only(*HINT, *REG)),
                      "the paper's hints and bounded regression"),
     kd_hint_soft=('kd', _paper(_only(*HINT, *SOFT, mu_1=False)),
                   "the paper's hints and soft classification"),
