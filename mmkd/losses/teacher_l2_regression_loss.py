@@ -1,5 +1,11 @@
 # Copyright (c) mmkd contributors. All rights reserved.
-"""Plain L2 to the teacher's regression: the ablation of the bounded loss (Chen et al. 2017)."""
+"""Plain L2 to the teacher's regression: mmkd's default distillation regression term.
+
+Chen et al. (2017) bound the regression by the teacher (Eq. 4) because a wrong teacher can
+mislead a plain L2; on BCCD, with the heads inherited from the teacher and the hint without
+adapter, the plain L2 did better (``benchmarks/RESULTS.md``), so mmkd uses it by default and
+keeps the paper's :class:`TeacherBoundedRegressionLoss` in ``kd_chen2017_paper``.
+"""
 from typing import Optional
 
 import torch.nn as nn
@@ -33,7 +39,8 @@ class TeacherL2RegressionLoss(nn.Module):
     """L2 between the student's and the teacher's regression, ignoring the ground truth.
 
     A drop-in replacement for :class:`TeacherBoundedRegressionLoss` (same ``forward``
-    signature) for the ablation "bounded regression vs. plain L2 to the teacher".
+    signature): mmkd's default for ``loss_kd_bbox`` and ``loss_rpn_kd_bbox``, the bounded
+    loss being the paper's choice (``kd_chen2017_paper``).
 
     Args:
         reduction (str): 'none', 'mean' or 'sum'. Defaults to 'mean'.
