@@ -1,7 +1,7 @@
 """What distillation buys on real data: BCCD, teacher, student baselines and distilled students
 over seeds, and the paper's per-term ablation (Table 4).
 
-    python benchmarks/bccd_accuracy.py --parallel 2           # the CPU study, about 60 min
+    python benchmarks/bccd_accuracy.py --parallel 2           # the CPU study, 60 to 76 min
     python benchmarks/bccd_accuracy.py --parallel 2 --variants baseline kd kd_inherit_only \
         kd_soft_cls kd_reg kd_hint kd_paper       # the README's record, about 75 min
     python benchmarks/bccd_accuracy.py --setting gpu --parallel 8 --time-limit 470
@@ -13,9 +13,10 @@ BCCD's test split (COCO bbox mAP, percent). Writes the ``accuracy`` section of
 ``benchmarks/results.json`` and a table in ``benchmarks/RESULTS.md``. Runs are cached and
 resumable (:mod:`mmkd.experiments.study`): run the same command again after an
 interruption, a time limit or a change, and only what is missing or out of date runs again.
-Times are for 2 CPU cores (teacher 25 to 27 min with both cores, then students 3.5 to 4.5 min
-each, two at a time) on the machine of most records; on the one of 2026-12-01 the students
-took 5 to 8 min each, so the same studies take about 1.7 times as long there.
+Times are for 2 CPU cores. ``make bccd`` from a fresh clone at f747c56 took 75 min 42 s
+(teacher 22 min with both cores, then students two at a time: 4.5 min alone, 7.2 to 7.6 min
+distilled); the machine of most older records took about 60 min (students 3.5 to 4.5 min), one
+machine of 2026-12-01 about 1.7 times as long.
 
 How the teacher-student gap is made (from scratch, no pretrained weights):
 - ``cpu`` (default; configs in benchmarks/configs/bccd/cpu): 256x192 input, narrow heads,
