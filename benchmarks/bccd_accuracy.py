@@ -2,8 +2,9 @@
 over seeds, and the paper's per-term ablation (Table 4).
 
     python benchmarks/bccd_accuracy.py --parallel 2           # the CPU study, 60 to 76 min
+    python benchmarks/bccd_accuracy.py --parallel 2 --seeds 0 1 2 3 4   # the main record
     python benchmarks/bccd_accuracy.py --parallel 2 --variants baseline kd kd_inherit_only \
-        kd_soft_cls kd_reg kd_hint kd_paper       # the README's record, about 75 min
+        kd_soft_cls kd_reg kd_hint kd_paper       # FULL_VARIANTS: accuracy_ed9d671
     python benchmarks/bccd_accuracy.py --setting gpu --parallel 8 --time-limit 470
 
 Trains the teacher once, then for every seed the student alone (``baseline``), distilled with
