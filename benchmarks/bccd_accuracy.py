@@ -51,6 +51,10 @@ SETTINGS = dict(
     cpu=dict(teacher='cpu/faster-rcnn_r50_fpn_12e_bccd-256x192.py',
              baseline='cpu/faster-rcnn_r18_fpn_3e_bccd-256x192.py',
              kd='cpu/kd_faster-rcnn_r50-r18_fpn_3e_bccd-256x192.py',
+             teacher_cascade='cpu/cascade-rcnn_r50_fpn_12e_bccd-256x192.py',
+             kd_cascade='cpu/kd_cascade-rcnn_r50-faster-rcnn_r18_fpn_3e_bccd-256x192.py',
+             baseline_narrow='cpu/faster-rcnn_r18_fpn32_3e_bccd-256x192.py',
+             kd_narrow='cpu/kd_faster-rcnn_r50-r18_fpn32_3e_bccd-256x192.py',
              gap='teacher R-50-FPN 12 epochs, students R-18-FPN 3 epochs; 256x192, narrow '
              'heads (FPN 64 channels, 64 sampled anchors and RoIs), AdamW, batch 2'),
     gpu=dict(teacher='faster-rcnn_r50_fpn_36e_bccd-640x480.py',
@@ -61,8 +65,12 @@ SETTINGS = dict(
 )
 # Table 4 of the paper: each term alone. Without the soft loss, the hard classification
 # loss is the whole L_cls again (mu = 1).
-MU_1 = {'model.rpn_head.loss_cls.loss_weight': 1.0,
-        'model.roi_head.bbox_head.loss_cls.loss_weight': 1.0}
+MU_1 = {'model.mu': 1.0}
+# The teacher run of each distilled config (the others are baselines), and the baseline
+# each is compared with.
+TEACHER_OF = dict(kd='teacher', kd_cascade='teacher_cascade', kd_narrow='teacher')
+BASELINE_OF = dict(kd_narrow='baseline_narrow')
+TEACHER_NAMES = dict(teacher='Faster R-CNN R-50-FPN', teacher_cascade='Cascade R-CNN R-50-FPN')
 SOFT = ('loss_rpn_kd_cls', 'loss_kd_cls')
 REG = ('loss_rpn_kd_bbox', 'loss_kd_bbox')  # L2 to the teacher's regression; the paper's bound
 HINT = ('loss_hint', )
@@ -113,14 +121,20 @@ VARIANTS = dict(
     kd_reg=('kd', _only(*REG), "L2 to the teacher's regression only"),
     kd_hint=('kd', _only(*HINT), 'hints only (no adaptation layer)'),
     kd_paper=('kd', dict(PAPER), "the paper's method, all terms"),
+    # other pairs: a Cascade R-CNN teacher, a student whose neck is half the teacher's width
+    kd_cascade=('kd_cascade', {}, 'distilled from the Cascade R-CNN R-50 teacher (defaults)'),
+    baseline_narrow=('baseline_narrow', {}, 'student with FPN 32 channels (teacher 64) alone'),
+    kd_narrow=('kd_narrow', {}, 'student with FPN 32 channels, distilled (defaults: hints '
+               'through the 1x1 adapter, nothing inherited)'),
 )
-# mmkd's defaults and each term alone, all from the teacher's heads (the issue-9 study, within
+PAIR_VARIANTS = ['baseline', 'kd', 'kd_cascade', 'baseline_narrow', 'kd_narrow']
+# mmkd's defaults and each term alone, all from the teacher's heads (the main study, within
 # 90 minutes on 2 cores); add kd_inherit_only and kd_paper for the record's full comparison.
 DEFAULT_VARIANTS = ['baseline', 'kd', 'kd_soft_cls', 'kd_reg', 'kd_hint']
 FULL_VARIANTS = ['baseline', 'kd', 'kd_inherit_only', 'kd_soft_cls', 'kd_reg', 'kd_hint',
                  'kd_paper']
 ALONE = ('kd_soft_cls', 'kd_reg', 'kd_hint')  # "all terms above each term alone"
-# The paper's Table 4 on its own method, and issue 9's search, each relative to the
+# The paper's Table 4 on its own method, and the search of its constants, each relative to the
 # paper's method (the defaults when they ran; results in benchmarks/RESULTS.md), not run
 # by default: --variants baseline kd_paper kd_paper_hint kd_gamma1 ... --section <name>.
 VARIANTS.update(
@@ -203,13 +217,16 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
 
 
 def plan(args: argparse.Namespace) -> List[Run]:
-    """The teacher, then per variant (baselines first) every seed."""
+    """The teachers, then per variant (baselines first) every seed."""
     setting = SETTINGS[args.setting]
-    runs = [Run('teacher', osp.join(CONFIGS, setting['teacher']))]
-    names = sorted(args.variants, key=lambda n: VARIANTS[n][0] != 'baseline')
+    configs = [VARIANTS[name][0] for name in args.variants]
+    teachers = ['teacher'] + sorted({TEACHER_OF[c] for c in configs if c in TEACHER_OF} -
+                                    {'teacher'})
+    runs = [Run(name, osp.join(CONFIGS, setting[name])) for name in teachers]
+    names = sorted(args.variants, key=lambda n: VARIANTS[n][0] in TEACHER_OF)
     for name in names:
         config, options, _ = VARIANTS[name]
-        teacher = None if config == 'baseline' else runs[0].label
+        teacher = f'{TEACHER_OF[config]}/seed0' if config in TEACHER_OF else None
         runs += [Run(name, osp.join(CONFIGS, setting[config]), seed, teacher, options)
                  for seed in args.seeds]
     return runs
@@ -271,7 +288,9 @@ def make_quick(cfg: Config) -> None:
 def summarize(args: argparse.Namespace, results: Dict[str, dict]) -> dict:
     """The ``accuracy`` record: teacher, every variant per seed, the main comparison."""
     done = {label: r for label, r in results.items() if r['status'] == 'done'}
-    teacher = done.get('teacher/seed0')
+    teachers = {label.split('/')[0]: dict(mAP=r['mAP'], mAP_50=r['mAP_50'])
+                for label, r in done.items() if label.startswith('teacher')}
+    teacher = teachers.get('teacher')
     teacher_map = teacher['mAP'] if teacher else None
     variants = {}
     for name in args.variants:
@@ -280,11 +299,13 @@ def summarize(args: argparse.Namespace, results: Dict[str, dict]) -> dict:
         if runs:
             variants[name] = variant_record(name, runs)
     for name, record in variants.items():
-        base = variants.get('baseline')
-        if name != 'baseline' and base:
+        config = VARIANTS[name][0]
+        base = variants.get(BASELINE_OF.get(config, 'baseline'))
+        if config in TEACHER_OF and base:
             record['gain'] = round(record['map_mean'] - base['map_mean'], 2)
-            if teacher_map is not None:
-                closed = gap_closed(record['map_mean'], base['map_mean'], teacher_map)
+            own_teacher = teachers.get(TEACHER_OF[config])
+            if own_teacher is not None:
+                closed = gap_closed(record['map_mean'], base['map_mean'], own_teacher['mAP'])
                 record['gap_closed'] = None if closed is None else round(closed, 3)
     base, kd = variants.get('baseline', {}), variants.get('kd', {})
     record = dict(
@@ -295,6 +316,7 @@ def summarize(args: argparse.Namespace, results: Dict[str, dict]) -> dict:
         unfinished={label: r['status'] for label, r in results.items() if label not in done},
         seeds=sorted(set(base.get('seeds', [])) & set(kd.get('seeds', []))),
         teacher_map=teacher_map, teacher_map_50=teacher['mAP_50'] if teacher else None,
+        teachers=teachers,
         baseline_map_mean=base.get('map_mean'), baseline_map_std=base.get('map_std'),
         kd_map_mean=kd.get('map_mean'), kd_map_std=kd.get('map_std'),
         gain=kd.get('gain'), gap_closed=kd.get('gap_closed'), variants=variants)
@@ -313,9 +335,9 @@ def variant_record(name: str, runs: Dict[int, dict]) -> dict:
 
 
 def targets(record: dict) -> Optional[dict]:
-    """Issue 9's bar: kd >= baseline + 1.5 mAP, the gain above either spread, at least two
-    thirds of the gap closed, all terms above each term alone; teacher ahead by 5 on
-    every seed."""
+    """The bar of the main study: kd >= baseline + 1.5 mAP, the gain above either spread,
+    at least two thirds of the gap closed, all terms above each term alone; teacher ahead
+    by 5 on every seed."""
     variants = record['variants']
     if record['gain'] is None:
         return None
@@ -341,9 +363,9 @@ def markdown(record: dict) -> str:
         '| variant | what | mAP per seed | mAP | mAP@0.5 | vs baseline | gap closed |',
         '|---|---|---|---|---|---|---|',
     ]
-    if record['teacher_map'] is not None:
-        lines.append(f"| teacher | R-50-FPN | {record['teacher_map']:.1f} | "
-                     f"{record['teacher_map']:.1f} | {record['teacher_map_50']:.1f} | | |")
+    for name, teacher in record['teachers'].items():
+        lines.append(f"| {name} | {TEACHER_NAMES[name]} | {teacher['mAP']:.1f} | "
+                     f"{teacher['mAP']:.1f} | {teacher['mAP_50']:.1f} | | |")
     for name, v in record['variants'].items():
         seeds = ' / '.join(f'{m:.1f}' for m in v['map'])
         gain = f"{v['gain']:+.1f}" if 'gain' in v else ''

@@ -4,7 +4,7 @@ Reads the ``accuracy`` section that ``benchmarks/bccd_accuracy.py`` writes into 
 
     python benchmarks/plot_results.py                     # -> docs/accuracy.png
     python benchmarks/plot_results.py --results work_dirs/bccd_accuracy_quick/results.json \
-        --out /tmp/accuracy.png
+        --out work_dirs/accuracy.png
 """
 import argparse
 import json

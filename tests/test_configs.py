@@ -44,15 +44,15 @@ def test_main_config_is_mmkds_defaults_on_the_papers_constants():
     assert model.neck.in_channels == [64, 128, 256, 512]
     assert model.teacher_config == 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
     assert model.teacher_ckpt.startswith('https://download.openmmlab.com/')
-    mu = model.rpn_head.loss_cls.loss_weight
-    assert mu == model.roi_head.bbox_head.loss_cls.loss_weight == 0.5
+    mu = model.mu
+    assert mu == 0.5 and model.rpn_head.loss_cls.loss_weight == 1.0  # mmdet's own weight
     for key in ('loss_rpn_kd_cls', 'loss_kd_cls'):
         assert model[key].loss_weight == 1 - mu and model[key].bg_weight == 1.5
         assert model[key].T == 1.0
     assert model.loss_kd_bbox.loss_weight == model.loss_rpn_kd_bbox.loss_weight == 0.5  # nu
     # mmkd's three changes to the paper's method (kd_faster_rcnn_r50_r18_paper.py)
     assert model.loss_kd_bbox.type == model.loss_rpn_kd_bbox.type == 'TeacherL2RegressionLoss'
-    assert model.adapter is None and tuple(model.inherit_teacher) == ('rpn_head', 'roi_head')
+    assert model.adapter == model.inherit_teacher == model.distill_rpn == 'auto'
     assert model.loss_hint.loss_weight == 0.5 and model.loss_hint.loss_type == 'l2'
     assert model.loss_hint.normalize is False  # the paper's plain L2
     assert model.loss_hint_roi is None  # mmkd's RoI hint: off, it did not measurably win
@@ -67,7 +67,7 @@ def test_shared_kd_block_is_the_detectors_defaults():
     defaults = inspect.signature(KnowledgeDistillationTwoStageDetector).parameters
     for key in ('loss_rpn_kd_cls', 'loss_rpn_kd_bbox', 'loss_kd_cls', 'loss_kd_bbox',
                 'loss_hint', 'hint_levels', 'loss_hint_roi', 'adapter', 'diagnostics',
-                'eval_teacher', 'inherit_teacher'):
+                'eval_teacher', 'inherit_teacher', 'distill_rpn', 'mu'):
         value = block[key].to_dict() if hasattr(block[key], 'to_dict') else block[key]
         default = defaults[key].default
         if isinstance(default, tuple):
@@ -89,7 +89,7 @@ def test_resolution_config_halves_the_students_input():
     resize = [t for t in cfg.test_dataloader.dataset.pipeline if t.type == 'Resize'][0]
     assert resize.scale == (667, 400)
     model = MODELS.build(cfg.model)
-    assert model.level_shift == 1 and model.hint_levels == [0, 1, 2, 3]
+    assert model.level_map == {0: 1, 1: 2, 2: 3, 3: 4} and model.hint_levels == [0, 1, 2, 3]
     with torch.no_grad():
         feats = model.teacher.extract_feat(torch.zeros(1, 3, 128, 128))
     assert len(feats) == 5
@@ -105,14 +105,16 @@ def test_paper_config_changes_only_mmkds_three_changes_back():
     assert changed == {'inherit_teacher', 'adapter', 'loss_rpn_kd_bbox', 'loss_kd_bbox'}
     assert tuple(paper['inherit_teacher']) == ()
     assert paper['adapter'] == dict(type='FeatureAdapter', kernel_size=1)
+    assert main['adapter'] == main['inherit_teacher'] == 'auto'
     bound = dict(type='TeacherBoundedRegressionLoss', margin=0.0, loss_weight=0.5)
     assert paper['loss_rpn_kd_bbox'] == paper['loss_kd_bbox'] == bound
     block = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'kd_chen2017.py'))
     for key, value in block.kd_chen2017_paper.to_dict().items():
         value = tuple(value) if key == 'inherit_teacher' else value
+        if isinstance(value, dict):  # '_delete_' replaced the base's 'auto'
+            value = {k: v for k, v in value.items() if k != '_delete_'}
         ours = tuple(paper[key]) if key == 'inherit_teacher' else paper[key]
-        if key not in ('rpn_head', 'roi_head'):
-            assert ours == value, key
+        assert ours == value, key
 
     model = MODELS.build(cfg.model)
     assert model.adapter is not None and model.inherit_teacher == []
@@ -122,7 +124,8 @@ def test_paper_config_changes_only_mmkds_three_changes_back():
 def test_main_config_inherits_the_teachers_heads_not_its_backbone():
     cfg = load(osp.join(ROOT, 'configs', 'kd_faster_rcnn_r50_r18.py'))
     model = MODELS.build(cfg.model)
-    assert model.adapter is None
+    assert model.adapter is None and model.distill_rpn
+    assert model.inherit_teacher == ['rpn_head', 'roi_head']
     assert type(model.loss_kd_bbox).__name__ == 'TeacherL2RegressionLoss'
     torch.manual_seed(0)
     with torch.no_grad():

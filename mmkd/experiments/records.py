@@ -78,8 +78,23 @@ def environment() -> dict:
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else (
         f'CPU, {os.cpu_count()} cores')
     keys = ('Python', 'PyTorch', 'MMEngine', 'MMDetection', 'OpenCV')
-    return dict(device=device, versions={k: str(env[k]).split(' ')[0] for k in keys if k in env},
+    versions = {k: str(env[k]).split(' ')[0] for k in keys if k in env}
+    return dict(device=device, versions=dict(versions, mmkd=_mmkd_commit()),
                 date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d'))
+
+
+def _mmkd_commit() -> str:
+    """mmkd's version, with the commit of its checkout (``+dirty`` if it has changes)."""
+    import subprocess
+
+    import mmkd
+    root = os.path.dirname(os.path.dirname(os.path.abspath(mmkd.__file__)))
+    try:
+        commit = subprocess.run(['git', 'describe', '--always', '--dirty=+dirty'], cwd=root,
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ''
+    return f'{mmkd.__version__} ({commit})' if commit else mmkd.__version__
 
 
 def fmt_mean_std(values: Sequence[float], digits: int = 1) -> str:

@@ -14,6 +14,7 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 import mmkd  # noqa: F401
+from mmkd.detectors.pair import last_bbox_head
 from mmkd.experiments.records import read_json
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -42,7 +43,7 @@ def test_every_benchmark_config_builds_from_scratch_with_bccd_classes(path):
     model = MODELS.build(cfg.model)
     assert cfg.model.backbone.init_cfg is None
     assert not model.backbone.norm_eval and model.backbone.frozen_stages == -1
-    assert model.roi_head.bbox_head.num_classes == 3
+    assert last_bbox_head(model).num_classes == 3  # a Cascade teacher's: per stage
     assert cfg.train_dataloader.dataset.metainfo.classes == ('RBC', 'WBC', 'Platelets')
     if hasattr(model, 'teacher'):
         assert model.teacher.backbone.depth == 50 and model.backbone.depth == 18
@@ -88,7 +89,7 @@ ABLATIONS = {
     'kd_soft_cls': (SOFT, 0.5),
     'kd_reg': (REG, 1.0),
     'kd_hint': ({'loss_hint'}, 1.0),
-    # the paper's method, its Table 4 and issue 9's search on it
+    # the paper's method, its Table 4 and the search of its constants
     'kd_paper': (ALL, 0.5),
     'kd_paper_soft_cls': (SOFT, 0.5),
     'kd_paper_bounded_reg': (REG, 1.0),
@@ -119,8 +120,7 @@ def checked_terms_and_mu(run) -> Config:
     cfg.merge_from_dict(run.options)
     terms, mu = ABLATIONS[run.name]
     assert {t for t in KD_TERMS if cfg.model[t] is not None} == terms, run.name
-    assert cfg.model.rpn_head.loss_cls.loss_weight == mu
-    assert cfg.model.roi_head.bbox_head.loss_cls.loss_weight == mu
+    assert cfg.model.mu == mu and cfg.model.rpn_head.loss_cls.loss_weight == 1.0
     return cfg
 
 
@@ -161,9 +161,10 @@ def test_every_variant_changes_what_it_says_and_search_records_apart():
         # the defaults' three changes to the paper's method, or the paper's with those
         # of them the name says
         ours = run.name in ON_DEFAULTS
-        inherit = ['rpn_head', 'roi_head'] if ours or 'inherit' in run.name else []
-        assert list(cfg.model.inherit_teacher) == inherit, run.name
-        assert (cfg.model.adapter is None) == (ours or 'noadapt' in run.name), run.name
+        inherit = 'auto' if ours or 'inherit' in run.name else []
+        assert (cfg.model.inherit_teacher if inherit else list(cfg.model.inherit_teacher)) \
+            == inherit, run.name
+        assert (cfg.model.adapter == 'auto') == (ours or 'noadapt' in run.name), run.name
         l2 = ours or 'l2reg' in run.name
         for term in ('loss_rpn_kd_bbox', 'loss_kd_bbox'):
             if cfg.model[term] is not None:
@@ -202,6 +203,33 @@ def test_summary_and_targets_from_hand_made_numbers():
     assert record['variants']['baseline']['seeds'] == [0, 1]
     assert '| kd | distilled, all terms (mmkd defaults) | 48.0 / 48.5 / 49.0 | 48.5 ± 0.5 |' \
         in bench.markdown(record)
+
+
+def test_pairs_plan_both_teachers_and_compare_each_with_its_own_baseline_and_teacher():
+    args = bench.parse_args(['--seeds', '0', '1', '--variants'] + bench.PAIR_VARIANTS)
+    runs = bench.plan(args)
+    assert [r.label for r in runs[:2]] == ['teacher/seed0', 'teacher_cascade/seed0']
+    teachers = {r.name: r.teacher for r in runs[2:]}
+    assert teachers == dict(baseline=None, baseline_narrow=None, kd='teacher/seed0',
+                            kd_cascade='teacher_cascade/seed0', kd_narrow='teacher/seed0')
+    assert Config.fromfile(runs[1].config).model.type == 'CascadeRCNN'
+    narrow = Config.fromfile([r for r in runs if r.name == 'kd_narrow'][0].config).model
+    assert narrow.neck.out_channels == 32 and narrow.adapter == 'auto'
+    results = fake_results(dict(teacher=51.0, baseline=[41.0, 43.0], kd=[48.0, 49.0],
+                                kd_cascade=[49.0, 50.0], baseline_narrow=[38.0, 40.0],
+                                kd_narrow=[45.0, 46.0]))
+    results['teacher_cascade/seed0'] = dict(status='done', mAP=53.0, mAP_50=82.0)
+    record = bench.summarize(args, results)
+    variants = record['variants']
+    assert record['teachers'] == dict(teacher=dict(mAP=51.0, mAP_50=80.0),
+                                      teacher_cascade=dict(mAP=53.0, mAP_50=82.0))
+    assert variants['kd_cascade']['gain'] == 7.5  # against the R-18 baseline, 42.0
+    assert variants['kd_cascade']['gap_closed'] == round(7.5 / 11.0, 3)  # teacher 53.0
+    assert variants['kd_narrow']['gain'] == 6.5  # against its own baseline, 39.0
+    assert variants['kd_narrow']['gap_closed'] == round(6.5 / 12.0, 3)
+    assert 'gain' not in variants['baseline_narrow']
+    text = bench.markdown(record)
+    assert '| teacher_cascade | Cascade R-CNN R-50-FPN | 53.0 |' in text
 
 
 def write_tiny_bccd(root: str) -> None:

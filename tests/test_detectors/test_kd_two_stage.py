@@ -203,7 +203,7 @@ def test_hard_losses_equal_two_stage_detector_with_every_term_off_and_mu_1():
     StandardRoIHead.loss) gives mmdet's losses exactly, for the same weights and seed."""
     model = build(kd_model_cfg(
         loss_rpn_kd_cls=None, loss_rpn_kd_bbox=None, loss_kd_cls=None, loss_kd_bbox=None,
-        loss_hint=None, loss_hint_roi=None, diagnostics=False))
+        loss_hint=None, loss_hint_roi=None, diagnostics=False, mu=1.0))
     plain = build(Config.fromfile(STUDENT_CFG).model)
     plain.load_state_dict(model.state_dict(), strict=True)
     model.train()
@@ -365,20 +365,42 @@ def test_defaults_inherit_the_heads_drop_the_adapter_and_regress_to_the_teacher(
     assert losses['loss_kd_bbox'].item() == pytest.approx(expected, rel=1e-4)
 
 
-def test_error_defaults_with_a_wider_teacher_name_the_option_to_set():
-    """The tiny teacher's neck is 48 channels wide, the student's 32: the defaults'
-    adapter-less hint and inherited heads are refused when the model is built, each
-    naming the setting that fixes it."""
+def test_defaults_resolve_for_a_wider_teacher_explicit_options_win():
+    """The tiny teacher's neck is 48 channels wide, the student's 32: the defaults hint
+    through the paper's 1x1 adapter and inherit nothing (no head fits); explicitly
+    adapter-less hints or inherited heads are refused, naming the option to set."""
+    model = build(defaults_cfg(KD_TEACHER_CFG))
+    assert model.adapter is not None and model.inherit_teacher == []
+    assert [conv.weight.shape[:2] for conv in model.adapter.convs] == [(48, 32)] * 5
+    assert model.distill_rpn and model.hint_levels == [0, 1, 2, 3, 4]
+    assert all(k in kd_losses(model) for k in KD_KEYS)
+    cfg = defaults_cfg(KD_TEACHER_CFG)
+    cfg.adapter = None
     with pytest.raises(ValueError, match=r"loss_hint without an adapter.*32.*48.*set "
                        r"adapter=dict\(type='FeatureAdapter'"):
-        build(defaults_cfg(KD_TEACHER_CFG))
+        build(cfg)
     cfg = defaults_cfg(KD_TEACHER_CFG)
-    cfg.adapter = dict(type='FeatureAdapter', kernel_size=1)
+    cfg.inherit_teacher = ['rpn_head']
     with pytest.raises(ValueError, match=r"'rpn_head.rpn_conv.weight' is .* set "
                        r'inherit_teacher=\(\)'):
         build(cfg)
-    cfg.inherit_teacher = ()
-    assert build(cfg).adapter is not None
+
+
+def test_mu_scales_the_students_hard_classification_losses_only():
+    """mu lives in the detector: the student's objectness and R-CNN classification losses
+    are mu times mmdet's, its regression losses unchanged."""
+    losses = {}
+    for mu in (1.0, 0.25):
+        model = build(kd_model_cfg(mu=mu))
+        torch.manual_seed(3)
+        losses[mu] = kd_losses(model)
+    for key in ('loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox'):
+        full, scaled = losses[1.0][key], losses[0.25][key]
+        factor = 0.25 if key in ('loss_rpn_cls', 'loss_cls') else 1.0
+        full, scaled = sum(full) if isinstance(full, list) else full, \
+            sum(scaled) if isinstance(scaled, list) else scaled  # RPN: per level
+        assert full.item() > 0
+        assert scaled.item() == pytest.approx(factor * full.item(), rel=1e-6), key
 
 
 def test_error_inherit_teacher_names_the_module_or_weight_that_does_not_fit():
@@ -487,9 +509,17 @@ def test_error_teacher_with_other_number_of_classes():
 
 
 def test_error_unsupported_roi_head():
-    cascade = 'mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py'
-    with pytest.raises(TypeError, match='teacher RoI head CascadeRoIHead is not supported'):
-        build(kd_model_cfg(teacher_config=cascade))
+    """A Cascade teacher is distilled, a Cascade student is not; a teacher head that is
+    not a StandardRoIHead or CascadeRoIHead (a subclass included) is refused."""
+    cascade = osp.join(CFG_DIR, 'tiny_cascade_rcnn.py')
+    cfg = Config.fromfile(cascade).model
+    cfg.update(type='KnowledgeDistillationTwoStageDetector', teacher_config=cascade)
+    with pytest.raises(TypeError, match='student RoI head CascadeRoIHead is not supported'):
+        build(cfg)
+    teacher = Config.fromfile(STUDENT_CFG)
+    teacher.model.roi_head.update(type='DoubleHeadRoIHead', reg_roi_scale_factor=1.3)
+    with pytest.raises(TypeError, match='teacher RoI head DoubleHeadRoIHead is not supported'):
+        build(kd_model_cfg(teacher_config=teacher))
 
 
 def test_error_missing_teacher_config():
@@ -497,11 +527,20 @@ def test_error_missing_teacher_config():
         build(kd_model_cfg(teacher_config='nope/teacher.py'))
 
 
-def test_error_different_anchors():
+def test_other_anchors_turn_the_rpn_terms_off_and_keep_the_rest():
+    """Only the RPN terms need the same anchors: 'auto' drops them (the teacher's RPN is
+    not even run) and keeps the R-CNN terms and the hints; distill_rpn=True is refused."""
     teacher_cfg = Config.fromfile(STUDENT_CFG)
     teacher_cfg.model.rpn_head.anchor_generator.scales = [4]
-    with pytest.raises(ValueError, match='anchors differ'):
-        build(kd_model_cfg(teacher_config=teacher_cfg))
+    model = build(defaults_cfg(teacher_cfg))
+    assert not model.distill_rpn and model.inherit_teacher == ['roi_head']
+    model.teacher.rpn_head.forward = None  # never called
+    losses = kd_losses(model)
+    assert 'loss_rpn_kd_cls' not in losses and 'loss_rpn_kd_bbox' not in losses
+    assert 'kd_rpn_agree' not in losses
+    assert all(torch.isfinite(losses[k]) for k in ('loss_kd_cls', 'loss_kd_bbox', 'loss_hint'))
+    with pytest.raises(ValueError, match=r'distill_rpn=True, but the anchors differ'):
+        build(kd_model_cfg(teacher_config=teacher_cfg, distill_rpn=True))
 
 
 def test_error_bad_downsample_and_hint_levels():

@@ -1,0 +1,197 @@
+# Copyright (c) mmkd contributors. All rights reserved.
+"""What a teacher-student pair allows, decided once when the detector is built.
+
+The defaults fit the pair (``'auto'``): hints through an adapter only where the necks differ
+in width, on the FPN levels both have (matched by stride); the RPN distilled only where the
+anchors are the same; the heads inherited only where their weights fit and their box coding
+is the same. An option set explicitly always wins, and what cannot work is refused here, with
+the option that fixes it, before any training. docs/method.md says why.
+"""
+import copy
+import os.path as osp
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmdet.models.dense_heads import RPNHead
+from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
+from mmdet.utils import ConfigType
+from mmengine.config import Config, ConfigDict
+from torch.nn import Module
+
+TeacherConfig = Union[ConfigType, str, Path]
+AUTO = 'auto'
+PAPER_ADAPTER = dict(type='FeatureAdapter', kernel_size=1)
+
+
+def teacher_model_config(teacher_config: TeacherConfig) -> ConfigDict:
+    """The teacher's model config from a path, an ``mmdet::`` name or a dict."""
+    if isinstance(teacher_config, (str, Path)):
+        name = str(teacher_config)
+        if '::' in name:
+            from mmengine.hub import get_config
+            teacher_config = get_config(name)
+        elif not osp.isfile(name):
+            raise FileNotFoundError(f"teacher_config '{name}' not found: give a config "
+                                    "file, an 'mmdet::' config name or a dict")
+        else:
+            teacher_config = Config.fromfile(name)
+    if 'model' in teacher_config:
+        teacher_config = teacher_config['model']
+    return ConfigDict(copy.deepcopy(teacher_config))
+
+
+def check_supported(detector: Module, role: str) -> None:
+    """Refuse what the data flow of ``loss()`` does not cover.
+
+    The student needs a ``StandardRoIHead`` (Faster / Mask R-CNN) regressing deltas; the
+    teacher may also be a ``CascadeRoIHead`` (Cascade / Cascade Mask R-CNN).
+    """
+    rpn_head = getattr(detector, 'rpn_head', None)
+    if not isinstance(rpn_head, RPNHead) or not rpn_head.use_sigmoid_cls:
+        raise TypeError(f'{role} needs an RPNHead with a sigmoid objectness, got '
+                        f'{type(rpn_head).__name__}')
+    roi_head = getattr(detector, 'roi_head', None)
+    supported = (StandardRoIHead, ) if role == 'student' else (StandardRoIHead,
+                                                               CascadeRoIHead)
+    if type(roi_head) not in supported:
+        names = ' or '.join(cls.__name__ for cls in supported)
+        raise TypeError(f'{role} RoI head {type(roi_head).__name__} is not supported: '
+                        f'mmkd distils a {names} {role}')
+    if role == 'student' and roi_head.bbox_head.reg_decoded_bbox:
+        raise TypeError('student bbox head regresses decoded boxes (reg_decoded_bbox); '
+                        "the regression terms compare encoded deltas")
+
+
+def last_bbox_head(detector: Module) -> Module:
+    bbox_head = detector.roi_head.bbox_head
+    return bbox_head[-1] if isinstance(bbox_head, torch.nn.ModuleList) else bbox_head
+
+
+def roi_channels(detector: Module) -> int:
+    extractor = detector.roi_head.bbox_roi_extractor
+    extractor = extractor[0] if isinstance(extractor, torch.nn.ModuleList) else extractor
+    return extractor.out_channels
+
+
+def neck_channels(detector: Module) -> int:
+    return detector.rpn_head.in_channels
+
+
+def check_classes(student: Module, teacher: Module) -> None:
+    s_classes = last_bbox_head(student).num_classes
+    t_classes = last_bbox_head(teacher).num_classes
+    if s_classes != t_classes:
+        raise ValueError(f'teacher has {t_classes} classes, student {s_classes}: '
+                         'distillation needs the same classes, in the same order')
+
+
+def level_map(student: Module, teacher: Module, downsample: int) -> Dict[int, int]:
+    """Student FPN level -> the teacher's level of ``downsample`` times its stride."""
+    t_strides = [tuple(s) for s in teacher.rpn_head.prior_generator.strides]
+    mapping = {}
+    for level, stride in enumerate(student.rpn_head.prior_generator.strides):
+        wanted = tuple(s * downsample for s in stride)
+        if wanted in t_strides:
+            mapping[level] = t_strides.index(wanted)
+    return mapping
+
+
+def same_anchors(student: Module, teacher: Module, levels: Dict[int, int],
+                 downsample: int) -> Tuple[bool, str]:
+    """Whether the teacher's RPN scores the student's anchors at every matched level."""
+    if not levels:
+        return False, 'no FPN level of the same stride'
+    s_anchors = student.rpn_head.prior_generator.base_anchors
+    t_anchors = teacher.rpn_head.prior_generator.base_anchors
+    for s_level, t_level in levels.items():
+        s, t = s_anchors[s_level], t_anchors[t_level] / downsample
+        if s.shape != t.shape or not torch.allclose(s, t):
+            return False, ('the anchors differ (anchor_generator scales, ratios or '
+                           f'strides) at level {s_level}')
+    return True, 'same anchors'
+
+
+def resolve_distill_rpn(distill_rpn: Union[bool, str], anchors: Tuple[bool, str]) -> bool:
+    same, reason = anchors
+    if distill_rpn == AUTO:
+        return same
+    if distill_rpn and not same:
+        raise ValueError(f'distill_rpn=True, but {reason}: the RPN is distilled on the '
+                         "same anchors; set distill_rpn='auto' or False")
+    return bool(distill_rpn)
+
+
+def coders_equal(a: Module, b: Module) -> bool:
+    """Whether two box coders encode alike (same class and settings)."""
+    return type(a) is type(b) and vars(a) == vars(b)
+
+
+def resolve_adapter(adapter: Union[ConfigType, str, None], s_channels: int, t_channels: int,
+                    term: str) -> Optional[dict]:
+    """``'auto'``: the paper's 1x1 adapter where the widths differ, none where equal."""
+    if adapter == AUTO:
+        return None if s_channels == t_channels else dict(PAPER_ADAPTER)
+    if adapter is None and s_channels != t_channels:
+        raise ValueError(f'{term} without an adapter needs the same channels, but the '
+                         f'student has {s_channels} and the teacher {t_channels}: set '
+                         f"adapter=dict(type='FeatureAdapter', kernel_size=1) or 'auto'")
+    return None if adapter is None else copy.deepcopy(adapter)
+
+
+def misfit(student: Module, teacher: Module, name: str) -> Optional[str]:
+    """Why ``name`` cannot be copied from the teacher to the student, or None."""
+    modules = []
+    for role, detector in (('student', student), ('teacher', teacher)):
+        try:
+            modules.append(detector.get_submodule(name))
+        except AttributeError:
+            return f"the {role} has no module '{name}'"
+    s_state, t_state = (m.state_dict() for m in modules)
+    if s_state.keys() != t_state.keys():
+        return (f"'{name}' differs between student and teacher: "
+                f'{sorted(s_state.keys() ^ t_state.keys())[:3]}')
+    for key, value in s_state.items():
+        if value.shape != t_state[key].shape:
+            return (f"'{name}.{key}' is {tuple(value.shape)} in the student and "
+                    f'{tuple(t_state[key].shape)} in the teacher')
+    return None
+
+
+def resolve_inherit(inherit: Union[Sequence[str], str], student: Module, teacher: Module,
+                    rpn_distilled: bool, same_rcnn_coder: bool) -> List[str]:
+    """``'auto'``: the RPN head where the anchors are the same, the R-CNN head (or its box
+    head, beside a mask head) where the weights fit and the box coding is the same."""
+    if inherit != AUTO:
+        for name in inherit:
+            reason = misfit(student, teacher, name)
+            if reason is not None:
+                raise ValueError(f'inherit_teacher: {reason}; set inherit_teacher=() or '
+                                 "'auto', or name only modules that fit")
+        return list(inherit)
+    names = []
+    if rpn_distilled and misfit(student, teacher, 'rpn_head') is None:
+        names.append('rpn_head')
+    if same_rcnn_coder:
+        for name in ('roi_head', 'roi_head.bbox_head'):
+            if misfit(student, teacher, name) is None:
+                names.append(name)
+                break
+    return names
+
+
+def describe(levels: Dict[int, int], hint_levels: Sequence[int], adapter: Optional[dict],
+             inherit: Sequence[str], rpn: bool, rpn_reason: str, same_coders: bool,
+             teacher_roi_head: str) -> str:
+    """The pair's resolved set-up in one line, for the log."""
+    hints = 'no FPN hints'
+    if hint_levels:
+        hints = f'hints on student levels {list(hint_levels)} ' + (
+            f"through {adapter['type']}" if adapter else 'without adapter')
+        if any(levels[lvl] != lvl for lvl in hint_levels):
+            hints += f' (teacher levels {[levels[lvl] for lvl in hint_levels]})'
+    rpn_text = 'RPN distilled' if rpn else f'RPN not distilled ({rpn_reason})'
+    coding = ('same box coding' if same_coders else
+              "teacher regression re-encoded in the student's box coding")
+    return (f'mmkd: {teacher_roi_head} teacher; {hints}; {rpn_text}; inherited from the '
+            f"teacher: {', '.join(inherit) or 'nothing'}; {coding}")
