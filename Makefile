@@ -16,7 +16,7 @@ bccd: setup
 	$(PY) benchmarks/bccd_accuracy.py $(BCCD_ARGS)
 
 lint: setup
-	$(PY) -m ruff check mmkd tools tests configs benchmarks
+	$(PY) -m ruff check mmkd tools tests configs benchmarks && $(PY) tools/check_shipped_text.py
 
 format: setup
 	$(PY) -m ruff check --fix mmkd tools tests configs benchmarks

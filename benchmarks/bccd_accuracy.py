@@ -4,14 +4,17 @@ over seeds, and the paper's per-term ablation (Table 4).
     python benchmarks/bccd_accuracy.py --parallel 2           # the CPU study, 60 to 76 min
     python benchmarks/bccd_accuracy.py --parallel 2 --seeds 0 1 2 3 4   # the main record
     python benchmarks/bccd_accuracy.py --parallel 2 --variants baseline kd kd_inherit_only \
-        kd_soft_cls kd_reg kd_hint kd_paper       # FULL_VARIANTS: accuracy_ed9d671
+        kd_soft_cls kd_reg kd_hint kd_paper       # FULL_VARIANTS: inherited_heads_and_paper_method
+    python benchmarks/bccd_accuracy.py --parallel 2 --variants baseline kd kd_cascade \
+        baseline_narrow kd_narrow --section accuracy_pairs      # PAIR_VARIANTS
     python benchmarks/bccd_accuracy.py --setting gpu --parallel 8 --time-limit 470
 
 Trains the teacher once, then for every seed the student alone (``baseline``), distilled with
 every term (``kd``, mmkd's defaults) and with each term alone (and, on request, the inherited
 heads alone, ``kd_inherit_only``, and the paper's method, ``kd_paper``); tests each on
-BCCD's test split (COCO bbox mAP, percent). Writes the ``accuracy`` section of
-``benchmarks/results.json`` and a table in ``benchmarks/RESULTS.md``. Runs are cached and
+BCCD's test split (COCO bbox mAP, percent). Writes the ``accuracy`` record (``--section``) of
+``benchmarks/results.json``, with the question it answers, and regenerates
+``benchmarks/RESULTS.md`` from it (``results_md.py``). Runs are cached and
 resumable (:mod:`mmkd.experiments.study`): run the same command again after an
 interruption, a time limit or a change, and only what is missing or out of date runs again.
 Times are for 2 CPU cores. ``make bccd`` from a fresh clone at f747c56 took 75 min 42 s
@@ -36,13 +39,14 @@ from mmengine.config import Config
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # this checkout's mmkd, installed or not
 
+from results_md import heading, write_results_md  # noqa: E402
+
 from mmkd.experiments.records import (  # noqa: E402
     environment,
     fmt_mean_std,
     gap_closed,
     mean_std,
     write_json_section,
-    write_markdown_section,
 )
 from mmkd.experiments.study import EXIT_INCOMPLETE, Run, run_study  # noqa: E402
 
@@ -71,6 +75,13 @@ MU_1 = {'model.mu': 1.0}
 TEACHER_OF = dict(kd='teacher', kd_cascade='teacher_cascade', kd_narrow='teacher')
 BASELINE_OF = dict(kd_narrow='baseline_narrow')
 TEACHER_NAMES = dict(teacher='Faster R-CNN R-50-FPN', teacher_cascade='Cascade R-CNN R-50-FPN')
+# The question a record answers, RESULTS.md's title for it (the data and seeds are added);
+# --question gives it for another --section.
+QUESTIONS = dict(
+    accuracy='Does distillation help on real data?',
+    accuracy_gpu='Does distillation help on real data?',
+    accuracy_pairs='Does mmkd distil other pairs: a Cascade R-CNN teacher, a narrower student?',
+)
 SOFT = ('loss_rpn_kd_cls', 'loss_kd_cls')
 REG = ('loss_rpn_kd_bbox', 'loss_kd_bbox')  # L2 to the teacher's regression; the paper's bound
 HINT = ('loss_hint', )
@@ -135,7 +146,7 @@ FULL_VARIANTS = ['baseline', 'kd', 'kd_inherit_only', 'kd_soft_cls', 'kd_reg', '
                  'kd_paper']
 ALONE = ('kd_soft_cls', 'kd_reg', 'kd_hint')  # "all terms above each term alone"
 # The paper's Table 4 on its own method, and the search of its constants, each relative to the
-# paper's method (the defaults when they ran; results in benchmarks/RESULTS.md), not run
+# paper's method (the defaults when they ran; records in benchmarks/RESULTS.md), not run
 # by default: --variants baseline kd_paper kd_paper_hint kd_gamma1 ... --section <name>.
 VARIANTS.update(
     kd_paper_soft_cls=('kd', _paper(_only(*SOFT, mu_1=False)),
@@ -162,11 +173,11 @@ VARIANTS.update(
     kd_bg1_mu1=('kd', _paper(dict(MU_1, **BG_1)),
                 "the paper's method, background weight 1, hard classification at weight 1"),
     # mmkd's RoI hint (loss_hint_roi, off by default) added to the paper's method; run as
-    # the default at 3063314 ("kd" in the accuracy_roi records)
+    # the default at 3063314 ("kd" in the roi_hint record)
     kd_roi_hint=('kd', _paper({'model.loss_hint_roi': dict(_delete_=True, type='HintLoss',
                                                            loss_weight=0.5)}),
                  "the paper's method, plus the hint on the sampled RoIs"),
-    # the screen that found today's defaults (accuracy_screen)
+    # the screen of seeds 0 and 1 that found today's defaults (defaults_vs_paper_15_seeds)
     kd_inherit=('kd', _paper(INHERIT), "the paper's method, RPN and R-CNN heads start from "
                 "the teacher's"),
     kd_inherit_noadapt=('kd', _paper(dict(INHERIT, **NO_ADAPTER)),
@@ -194,9 +205,13 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                         'the repository, or $MMKD_BCCD_ROOT)')
     parser.add_argument('--work-dir', help='default: work_dirs/bccd_accuracy[_<setting>]')
     parser.add_argument('--results', default=osp.join(ROOT, 'benchmarks', 'results.json'))
-    parser.add_argument('--markdown', default=osp.join(ROOT, 'benchmarks', 'RESULTS.md'))
-    parser.add_argument('--section', help='record name in results.json and RESULTS.md '
-                        '(default: accuracy, accuracy_gpu for --setting gpu)')
+    parser.add_argument('--markdown', help='regenerated from --results after the record is '
+                        'written (default: RESULTS.md beside --results)')
+    parser.add_argument('--section', help='record name in results.json (default: accuracy, '
+                        'accuracy_gpu for --setting gpu)')
+    parser.add_argument('--question', help="the question the record answers, its title in "
+                        "RESULTS.md (default: the section's in QUESTIONS; the data and the "
+                        'number of seeds are added)')
     parser.add_argument('--quick', action='store_true',
                         help='a pipeline check on 2 tiny images; records go to the work dir')
     args = parser.parse_args(argv)
@@ -207,13 +222,22 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     if args.quick:
         args.results = osp.join(args.work_dir, 'results.json')
         args.markdown = osp.join(args.work_dir, 'RESULTS.md')
-    default = 'accuracy' if args.setting == 'cpu' else f'accuracy_{args.setting}'
-    args.section = args.section or default
-    # RESULTS.md block: the default record keeps its original marker
-    args.markdown_id = (f'bccd-accuracy-{args.setting}' if args.section == default else
-                        f'bccd-{args.section}')
+    args.markdown = args.markdown or osp.join(osp.dirname(args.results), 'RESULTS.md')
+    args.section = args.section or (
+        'accuracy' if args.setting == 'cpu' else f'accuracy_{args.setting}')
+    args.question = question(args)
     args.command = shlex.join(['python', 'benchmarks/bccd_accuracy.py'] + argv)
     return args
+
+
+def question(args: argparse.Namespace) -> Optional[str]:
+    """``'Does distillation help on real data? (BCCD, 3 seeds)'``; None without one."""
+    text = args.question or QUESTIONS.get(args.section)
+    if not text:
+        return None
+    data = 'BCCD' if args.setting == 'cpu' else f'BCCD, `{args.setting}` setting'
+    seeds = len(args.seeds)
+    return f"{text} ({data}, {seeds} seed{'s' if seeds > 1 else ''})"
 
 
 def plan(args: argparse.Namespace) -> List[Run]:
@@ -309,6 +333,7 @@ def summarize(args: argparse.Namespace, results: Dict[str, dict]) -> dict:
                 record['gap_closed'] = None if closed is None else round(closed, 3)
     base, kd = variants.get('baseline', {}), variants.get('kd', {})
     record = dict(
+        question=args.question,
         dataset='BCCD test split (72 images), COCO bbox mAP in percent',
         setting=args.setting, gap_made_by=SETTINGS[args.setting]['gap'],
         command=args.command, **environment(),
@@ -351,28 +376,26 @@ def targets(record: dict) -> Optional[dict]:
                                for m in variants['baseline']['map']))
 
 
-def markdown(record: dict) -> str:
-    versions = ', '.join(f'{k} {v}' for k, v in record['versions'].items())
-    lines = [
-        f"### BCCD, `{record['setting']}` setting, measured on {record['device']}",
-        '',
-        f"{record['date']}; {versions}. Command: `{record['command']}`. Gap made by: "
-        f"{record['gap_made_by']}. mAP: {record['dataset']}; mean ± sample standard "
-        'deviation over seeds; gap closed = (variant - baseline) / (teacher - baseline).',
-        '',
-        '| variant | what | mAP per seed | mAP | mAP@0.5 | vs baseline | gap closed |',
-        '|---|---|---|---|---|---|---|',
-    ]
-    for name, teacher in record['teachers'].items():
-        lines.append(f"| {name} | {TEACHER_NAMES[name]} | {teacher['mAP']:.1f} | "
-                     f"{teacher['mAP']:.1f} | {teacher['mAP_50']:.1f} | | |")
-    for name, v in record['variants'].items():
+def markdown(record: dict, name: str = 'accuracy') -> str:
+    """The record's section of RESULTS.md: its question, command, device and date, and a table
+    of every teacher and variant (records made before ``teachers`` have ``teacher_map``)."""
+    teachers = record.get('teachers') or (
+        {'teacher': dict(mAP=record['teacher_map'], mAP_50=record['teacher_map_50'])}
+        if record.get('teacher_map') is not None else {})
+    lines = heading(name, record, f"Setting `{record['setting']}`: {record['gap_made_by']}. "
+                    f"mAP: {record['dataset']}.")
+    lines += ['| variant | what | mAP per seed | mAP | mAP@0.5 | vs baseline | gap closed |',
+              '|---|---|---|---|---|---|---|']
+    for teacher, result in teachers.items():
+        lines.append(f"| {teacher} | {TEACHER_NAMES.get(teacher, teacher)} | "
+                     f"{result['mAP']:.1f} | {result['mAP']:.1f} | {result['mAP_50']:.1f} | | |")
+    for variant, v in record['variants'].items():
         seeds = ' / '.join(f'{m:.1f}' for m in v['map'])
         gain = f"{v['gain']:+.1f}" if 'gain' in v else ''
         closed = f"{100 * v['gap_closed']:.0f}%" if v.get('gap_closed') is not None else ''
-        lines.append(f"| {name} | {v['description']} | {seeds} | {fmt_mean_std(v['map'])} | "
+        lines.append(f"| {variant} | {v['description']} | {seeds} | {fmt_mean_std(v['map'])} | "
                      f"{fmt_mean_std(v['map_50'])} | {gain} | {closed} |")
-    if record['targets']:
+    if record.get('targets'):
         met = ', '.join(f"{k}: {'yes' if v else 'NO'}" for k, v in record['targets'].items())
         lines += ['', f'Targets: {met}.']
     if not record['complete']:
@@ -387,9 +410,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         args.time_limit)
     record = summarize(args, results)
     write_json_section(args.results, args.section, record)
-    text = markdown(record)
-    write_markdown_section(args.markdown, args.markdown_id, text)
-    print(text)
+    write_results_md(args.results, args.markdown)
+    print(markdown(record, args.section))
     statuses = {r['status'] for r in results.values()}
     if 'failed' in statuses:
         return 1

@@ -29,6 +29,7 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.optim import build_optim_wrapper
+from results_md import heading, write_results_md
 
 import mmkd  # noqa: F401
 from mmkd.experiments.records import environment, write_json_section
@@ -36,6 +37,7 @@ from mmkd.experiments.records import environment, write_json_section
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MIM_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
 R18_NECK = [64, 128, 256, 512]
+QUESTION = 'What does the teacher cost per training step?'  # the record's title
 
 
 def model_configs(peer: bool) -> Dict[str, Config]:
@@ -147,17 +149,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-peer', action='store_true', help='skip mmdet LD / GFL')
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument('--results', help="merge the headline ratios into this file's "
-                        "'overhead' section (benchmarks/results.json)")
+                        "'overhead' section (benchmarks/results.json) and regenerate "
+                        'RESULTS.md beside it')
     return parser.parse_args()
 
 
 def headline(report: dict, command: str) -> dict:
-    """``overhead.*`` of results.json: the first size gives ``step_ratio`` (issue's batch 2,
-    800x1216), the second ``step_ratio_b8`` (batch 8, 640x480); ``sizes`` says which."""
+    """``overhead.*`` of results.json: the first size gives ``step_ratio`` (the GPU target's
+    batch 2, 800x1216), the second ``step_ratio_b8`` (batch 8, 640x480); ``sizes`` says which."""
     sizes = list(report['sizes'])
     first = report['sizes'][sizes[0]]
-    out = dict(device=report['device'], versions=report['versions'], date=report['date'],
-               amp=report['amp'],
+    out = dict(question=f"{QUESTION} ({report['device']})", device=report['device'],
+               versions=report['versions'], date=report['date'], amp=report['amp'],
                steps=report['steps'], sizes=sizes, command=command,
                step_ratio=first['step_ratio'], memory_ratio=first.get('memory_ratio'),
                peer_ld_step_ratio=first.get('peer_ld_step_ratio'),
@@ -169,6 +172,28 @@ def headline(report: dict, command: str) -> dict:
                    memory_ratio_b8=second.get('memory_ratio'),
                    peer_ld_step_ratio_b8=second.get('peer_ld_step_ratio'))
     return out
+
+
+def markdown(record: dict, name: str = 'overhead') -> str:
+    """The record's section of RESULTS.md: heading and the ratios per batch and size."""
+    suffixes = ('', '_b8')[:len(record['sizes'])]
+    lines = heading(name, record, f"Medians of {record['steps']} steps after warm-up, "
+                    f"mixed precision {'on' if record['amp'] else 'off'}.")
+    lines += ['| batch, size | step, distilled / student | peak memory, distilled / student '
+              '| step, LD / GFL student |', '|---|---|---|---|']
+    for size, suffix in zip(record['sizes'], suffixes):
+        batch, hw = size.split('x', 1)
+        cells = [_ratio(record.get(f'{key}{suffix}'))
+                 for key in ('step_ratio', 'memory_ratio', 'peer_ld_step_ratio')]
+        lines.append(f"| {batch}, {hw} | {' | '.join(cells)} |")
+    lines += ['', f"At {record['sizes'][0]}: the teacher's forward alone took "
+              f"{record['teacher_share']:.2f}x the student's step; the step with the "
+              f"diagnostics on took {record['diagnostics_ratio']:.3f}x the step without."]
+    return '\n'.join(lines) + '\n'
+
+
+def _ratio(value) -> str:
+    return 'not measured' if value is None else f'{value:.2f}'
 
 
 def main() -> None:
@@ -195,6 +220,7 @@ def main() -> None:
     if args.results:
         command = 'python benchmarks/overhead.py ' + ' '.join(sys.argv[1:])
         write_json_section(args.results, 'overhead', headline(report, command))
+        write_results_md(args.results)
 
 
 if __name__ == '__main__':

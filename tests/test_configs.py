@@ -15,6 +15,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
                  if '/_base_/' not in p)  # fragments, as in mmdet's own config tests
 
+HOOKS = ['TeacherCheckHook', 'StopOnNonFiniteLossHook', 'ExactResumeHook',
+         'TeacherProvenanceHook']  # on in every mmkd config
 register_all_modules()
 
 
@@ -57,7 +59,7 @@ def test_main_config_is_mmkds_defaults_on_the_papers_constants():
     assert model.loss_hint.normalize is False  # the paper's plain L2
     assert model.loss_hint_roi is None  # mmkd's RoI hint: off, it did not measurably win
     assert cfg.train_dataloader.batch_size == 2 and cfg.train_cfg.max_epochs == 12
-    assert [h.type for h in cfg.custom_hooks] == ['TeacherCheckHook', 'StopOnNonFiniteLossHook']
+    assert [h.type for h in cfg.custom_hooks] == HOOKS
 
 
 def test_shared_kd_block_is_the_detectors_defaults():

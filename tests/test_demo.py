@@ -46,6 +46,12 @@ def test_record_holds_the_runs_numbers(quick_demo):
     assert record['baseline_map'] == [runs['student/seed0']['mAP']]
     assert record['kd_map'] == [runs['distilled/seed0']['mAP']]
     assert record['command'].startswith('python tools/demo.py --quick')
+    assert record['question'] == "Does distillation help on the demo's synthetic shapes? (1 seed)"
+    with open(osp.join(work, 'RESULTS.md')) as f:  # regenerated beside the results
+        text = f.read()
+    assert f"## {record['question']}\n" in text
+    kd_map = runs['distilled/seed0']['mAP']
+    assert f'| Distilled student: R-18-FPN + mmkd | {kd_map:.1f} | {kd_map:.1f} |' in text
 
 
 def test_record_holds_every_seed_of_every_run():

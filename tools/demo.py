@@ -3,6 +3,7 @@
 
     make demo                                    # or: python tools/demo.py (one seed)
     python tools/demo.py --seeds 0 1 2 --parallel 2 --results benchmarks/results.json
+                                                 # record "demo"; RESULTS.md regenerated
     python tools/demo.py --quick                 # a few iterations: the pipeline only
 
 Generates the shapes dataset (``mmkd/experiments/shapes.py``, fixed seed), trains the teacher
@@ -24,6 +25,7 @@ from typing import Dict, List
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # this checkout's mmkd, installed or not
 
+from benchmarks.results_md import heading, write_results_md  # noqa: E402
 from mmkd.experiments.records import environment, fmt_mean_std, gap_closed, write_json_section  # noqa: E402
 from mmkd.experiments.study import EXIT_INCOMPLETE, Run, run_study  # noqa: E402
 
@@ -36,6 +38,7 @@ MODELS = dict(
 DATA = dict(num_train=600, num_test=150)
 QUICK = dict(num_train=8, num_test=4, teacher_iters=3, student_iters=2)
 NUM_DRAWN = 4
+QUESTION = "Does distillation help on the demo's synthetic shapes?"  # the record's title
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
@@ -50,7 +53,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     parser.add_argument('--data-root', default=None,
                         help='dataset folder (default: data/shapes; <work-dir>/data with --quick)')
     parser.add_argument('--results', help='also record the per-seed mAPs in this JSON file '
-                        '(section "demo"), e.g. benchmarks/results.json')
+                        '(section "demo"), e.g. benchmarks/results.json, and regenerate '
+                        'RESULTS.md beside it')
     parser.add_argument('--quick', action='store_true',
                         help='tiny data and a few iterations: checks the pipeline only')
     args = parser.parse_args(argv)
@@ -81,6 +85,7 @@ def main(argv: List[str] = None) -> int:
     path = write_report(results, record, args, time.time() - start)
     if args.results:
         write_json_section(args.results, 'demo', record)
+        write_results_md(args.results)
     print(f'\n[demo] done in {_minutes(time.time() - start)}: {path}\n')
     with open(path) as f:
         print(f.read())
@@ -123,8 +128,10 @@ def prepare(data: dict, quick: bool):
 def demo_record(results: Dict[str, dict], args: argparse.Namespace) -> dict:
     """The ``demo`` record: per-seed mAP (percent) of teacher, baseline and distilled."""
     teacher = results['teacher/seed0']
+    seeds = len(args.seeds)
     return dict(
-        command=args.command, **environment(), quick=args.quick, seeds=args.seeds,
+        question=f"{QUESTION} ({seeds} seed{'s' if seeds > 1 else ''})", command=args.command,
+        **environment(), quick=args.quick, seeds=args.seeds,
         teacher_map=[teacher['mAP'] for _ in args.seeds],
         baseline_map=[results[f'student/seed{s}']['mAP'] for s in args.seeds],
         kd_map=[results[f'distilled/seed{s}']['mAP'] for s in args.seeds],
@@ -141,9 +148,10 @@ def write_report(results: Dict[str, dict], record: dict, args: argparse.Namespac
     seed = args.seeds[0]
     runs = {name: results[f'{name}/seed{0 if name == "teacher" else seed}'] for name in MODELS}
     figure = demo_report.plot(runs, record, osp.join(args.work_dir, 'report.png'))
+    titles = {n: MODELS[n][1].split(':')[0] for n in MODELS}
     drawn = demo_report.draw_detections(
-        {MODELS[n][1].split(':')[0]: r for n, r in runs.items()},
-        osp.join(args.work_dir, 'detections'), NUM_DRAWN)
+        {titles[n]: r for n, r in runs.items()}, osp.join(args.work_dir, 'detections'),
+        NUM_DRAWN, pair=(titles['student'], titles['distilled']))
     seeds = ', '.join(str(s) for s in args.seeds)
     lines = [
         '# mmkd demo report', '',
@@ -170,13 +178,35 @@ def write_report(results: Dict[str, dict], record: dict, args: argparse.Namespac
               '(0.5), so they plot lower than the baseline\'s. Agreement: the share of '
               'sampled anchors (RPN) and RoIs (R-CNN) where student and teacher agree; it '
               'rises as the student learns from the teacher.', '',
-              f'Test images, seed {seed} (left to right: ground truth, teacher, student alone, '
-              'distilled student; detections with score >= 0.3):', '']
-    lines += [f'![{osp.basename(p)}](detections/{osp.basename(p)})' for p in drawn]
+              f'Test images, seed {seed}: {demo_report.detections_sentence(drawn)}', '']
+    lines += [f'![{osp.basename(p)}](detections/{osp.basename(p)})' for p in drawn['paths']]
     path = osp.join(args.work_dir, 'report.md')
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return path
+
+
+def markdown(record: dict, name: str = 'demo') -> str:
+    """A demo record's section of RESULTS.md: heading, per-seed mAP of teacher, student alone
+    and distilled student, and what distillation gained on each seed."""
+    rows = dict(teacher=(record['teacher_map'][:1], [record['teacher_map_50']]),
+                student=(record['baseline_map'], record['baseline_map_50']),
+                distilled=(record['kd_map'], record['kd_map_50']))
+    train_s = record.get('train_s', {})
+    seeds = record['seeds']
+    lines = heading(name, record, f"Seed{'s' if len(seeds) > 1 else ''} "
+                    f"{', '.join(str(s) for s in seeds)}; the teacher trained once (seed 0).")
+    lines += ['| model | mAP per seed | mAP | mAP@0.5 |' + (' training |' if train_s else ''),
+              '|---|---|---|---|' + ('---|' if train_s else '')]
+    for model, (maps, maps_50) in rows.items():
+        lines.append(f"| {MODELS[model][1]} | {' / '.join(f'{m:.1f}' for m in maps)} | "
+                     f'{fmt_mean_std(maps)} | {fmt_mean_std(maps_50)} |' +
+                     (f' {_minutes(train_s[model])} |' if train_s else ''))
+    lines += ['', gap_sentence(record)]
+    if record.get('wall_s'):
+        lines += ['', 'Wall time: ' + ', '.join(f'{k} {_minutes(v)}'
+                                               for k, v in record['wall_s'].items()) + '.']
+    return '\n'.join(lines) + '\n'
 
 
 def gap_sentence(record: dict) -> str:

@@ -3,7 +3,8 @@
 Usage: python tools/export_student.py work_dirs/kd_faster_rcnn_r50_r18/epoch_12.pth student.pth
 
 Keeps the detector's own weights (``backbone``, ``neck``, ``rpn_head``, ``roi_head``) and
-``meta``; drops the adapter and any other distillation-only weights, and the optimizer,
+``meta``, with the teacher that taught it (``meta['teacher']``: config, checkpoint, SHA-256,
+printed); drops the adapter and any other distillation-only weights, and the optimizer,
 schedulers and message hub. The result loads with ``strict=True`` into the plain student config,
 with ``torch.load``'s default ``weights_only=True`` and no allowlist.
 """
@@ -17,10 +18,10 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 try:  # importing mmkd makes checkpoint loading safe on torch >= 2.6
-    import mmkd  # noqa: F401
+    from mmkd.hooks.teacher_provenance_hook import describe_teacher
 except ImportError:  # mmkd not installed: use this checkout
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    import mmkd  # noqa: F401
+    from mmkd.hooks.teacher_provenance_hook import describe_teacher
 
 STUDENT_MODULES = ('backbone', 'neck', 'rpn_head', 'roi_head')
 PLAIN_TYPES = (str, int, float, bool, type(None))
@@ -68,6 +69,7 @@ def export_student(checkpoint: dict, source: str) -> dict:
     left += [f'meta.{k}' for k in not_plain]
     print(f'student: {len(state_dict)} tensors; dropped modules: '
           f'{", ".join(sorted(dropped)) or "none"}; not copied: {", ".join(left) or "nothing"}')
+    print(f'taught by: {describe_teacher(meta)}')
     return dict(meta=meta, state_dict=state_dict)
 
 

@@ -1,5 +1,7 @@
 """Test (and evaluate) a detector with mmdet's command line; mmkd is imported first.
 
+It prints the teacher recorded in the checkpoint (config, checkpoint, SHA-256), if any.
+
 Importing mmkd registers its modules (so configs with ``custom_imports=['mmkd']`` work from any
 directory) and makes checkpoint loading safe on torch >= 2.6. Without CUDA, ``--launcher
 pytorch`` runs on CPUs with the gloo backend.
@@ -19,9 +21,11 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.runner import Runner
 
 try:  # importing mmkd registers its modules and its safe checkpoint loading
+    from mmkd.hooks import TeacherProvenanceHook
     from mmkd.utils import setup_cpu_distributed
 except ImportError:  # mmkd not installed: use this checkout
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    from mmkd.hooks import TeacherProvenanceHook
     from mmkd.utils import setup_cpu_distributed
 
 
@@ -112,6 +116,8 @@ def main() -> None:
         use_tta(cfg)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if not any(isinstance(hook, TeacherProvenanceHook) for hook in runner.hooks):
+        runner.register_hook(TeacherProvenanceHook())  # logs the checkpoint's teacher
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise SystemExit(f'--out {args.out}: the dump file must end with .pkl or .pickle')

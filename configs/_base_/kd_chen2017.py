@@ -35,7 +35,10 @@ kd_chen2017_paper = dict(
     adapter=dict(_delete_=True, type='FeatureAdapter', kernel_size=1),  # replaces 'auto'
     inherit_teacher=())
 
-# Before the first iteration, test the teacher on validation images and stop if it is
-# broken; stop at the first NaN/inf loss, naming the term, before anything saves the broken
-# weights. A config that sets custom_hooks replaces this list: list these again.
-custom_hooks = [dict(type='TeacherCheckHook'), dict(type='StopOnNonFiniteLossHook')]
+# Before the first iteration, test the teacher on validation images and stop if it does not
+# score clearly above chance; stop at the first NaN/inf loss, naming the term, before anything
+# saves the broken weights; make --resume bit-exact (the random draws follow from seed, rank
+# and iteration); record the teacher's config and checkpoint hash in every checkpoint.
+# A config that sets custom_hooks replaces this list: list these again.
+custom_hooks = [dict(type='TeacherCheckHook'), dict(type='StopOnNonFiniteLossHook'),
+                dict(type='ExactResumeHook'), dict(type='TeacherProvenanceHook')]

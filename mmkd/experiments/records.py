@@ -21,15 +21,18 @@ def read_json(path: str) -> Optional[dict]:
         return None
 
 
-def write_json(path: str, data: dict) -> None:
+def write_text(path: str, text: str) -> None:
     """Write atomically: a process killed mid-write leaves the old file, not half a file."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = f'{path}.tmp{os.getpid()}'
     with open(tmp, 'w') as f:
-        json.dump(data, f, indent=2)
-        f.write('\n')
+        f.write(text)
     os.replace(tmp, path)
+
+
+def write_json(path: str, data: dict) -> None:
+    """Write ``data`` atomically, indented."""
+    write_text(path, json.dumps(data, indent=2) + '\n')
 
 
 def write_json_section(path: str, section: str, data: dict) -> None:
@@ -37,23 +40,6 @@ def write_json_section(path: str, section: str, data: dict) -> None:
     results = read_json(path) or {}
     results[section] = data
     write_json(path, results)
-
-
-def write_markdown_section(path: str, section: str, text: str) -> None:
-    """Replace the part of ``path`` between ``<!-- section:begin -->`` and ``:end``
-    markers (appended if absent), keeping the rest."""
-    begin, end = f'<!-- {section}:begin -->', f'<!-- {section}:end -->'
-    old = open(path).read() if osp.isfile(path) else ''
-    block = f'{begin}\n{text.rstrip()}\n{end}'
-    if begin in old and end in old:
-        head, rest = old.split(begin, 1)
-        new = head + block + rest.split(end, 1)[1]
-    else:
-        new = old.rstrip('\n') + ('\n\n' if old else '') + block + '\n'
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(new)
-    os.replace(tmp, path)
 
 
 def mean_std(values: Sequence[float]) -> Tuple[float, Optional[float]]:

@@ -43,19 +43,10 @@ class HintLoss(nn.Module):
     """L_hint between adapted student and teacher features; gamma is ``loss_weight``.
 
     The default is the paper's Eq. (6), the plain distance, averaged over the elements of
-    each hinted FPN level and then over the levels. Its scale is the teacher's own: mean Z^2
-    per level is 2.6 to 9.9 for the R-50-FPN teacher of the BCCD study and 17 to 44 for the
-    demo's synthetic one, so the term weighted by gamma = 0.5 starts near 3 on BCCD and near
-    20 in the demo, where the student's whole detection loss is about 2.
-
+    each hinted FPN level and then over the levels: its scale is the teacher's features'.
     ``normalize=True`` divides by the teacher's mean Z^2 (L1: mean |Z|) per level, so the
-    term starts near gamma whatever the teacher. Measured on BCCD, 3 seeds, all terms on
-    (benchmarks/RESULTS.md): the plain hint beat the normalised one on every seed, by 2.2
-    mAP on average (the normalised term is 3 to 10 times weaker there). In the demo, where
-    the plain term is ten times the hard losses, the normalised hint was the better one
-    (one seed), and the demo config sets it. With a teacher of unknown feature scale, watch
-    ``loss_hint`` against the hard losses in the first iterations (README, "Is my
-    distillation working?").
+    term starts near gamma whatever the teacher; for teachers with very large features
+    (the demo's). docs/method.md has both measured.
 
     Args:
         loss_type (str): 'l2' (squared distance, the paper's default) or 'l1' (absolute

@@ -51,9 +51,9 @@ def kd_soft_cross_entropy(pred: Tensor, soft_label: Tensor, T: float = 1.0,
 class KDSoftCrossEntropyLoss(nn.Module):
     """Soft classification loss of the student against the teacher, L_soft in Eq. (2).
 
-    The paper mixes it with the hard loss as ``mu * L_hard + (1 - mu) * L_soft``; mmkd
-    expresses ``mu`` through the loss weights: the student's own ``loss_cls.loss_weight``
-    is ``mu`` and this loss's ``loss_weight`` is ``1 - mu``.
+    The paper mixes it with the hard loss as ``mu * L_hard + (1 - mu) * L_soft``: the
+    detector scales the student's own classification losses by ``mu`` and this loss's
+    ``loss_weight`` is ``1 - mu``.
 
     Args:
         T (float): Temperature of both softmaxes; the loss is scaled by ``T**2`` so its
@@ -64,12 +64,8 @@ class KDSoftCrossEntropyLoss(nn.Module):
             -sum_c w_c P_t^c log P_s^c is smallest at P_s^c proportional to w_c P_t^c
             (sigmoid: p_s = p_t / (p_t + w_bg (1 - p_t))), so 1.5 teaches a background
             1.5 times likelier, against the objects, than the teacher predicts; 1.0 makes
-            it a cross entropy, smallest at the teacher. Measured on BCCD, all terms on
-            (benchmarks/RESULTS.md): 1.0 scored 53.9 / 54.1 / 54.4 / 54.5 / 51.6 mAP on
-            seeds 0-4 against 54.1 / 52.2 / 53.9 / 52.8 / 54.1 with 1.5: +0.3 on average,
-            well inside the seed spread (and -0.4 on seeds 3-4, measured after 1.0 was
-            picked on seeds 0-2). No measured win, so the paper's 1.5 stays the default.
-            Defaults to 1.5.
+            it a cross entropy, smallest at the teacher. 1.0 was no measured win
+            (docs/method.md), so the paper's 1.5 stays. Defaults to 1.5.
         use_sigmoid (bool): Binary form for a single objectness logit. Defaults to False.
         reduction (str): 'none', 'mean' or 'sum'. Defaults to 'mean'.
         loss_weight (float): ``1 - mu``. Defaults to 0.5.

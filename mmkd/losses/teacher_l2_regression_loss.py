@@ -2,9 +2,9 @@
 """Plain L2 to the teacher's regression: mmkd's default distillation regression term.
 
 Chen et al. (2017) bound the regression by the teacher (Eq. 4) because a wrong teacher can
-mislead a plain L2; on BCCD, with the heads inherited from the teacher and the hint without
-adapter, the plain L2 did better (``benchmarks/RESULTS.md``), so mmkd uses it by default and
-keeps the paper's :class:`TeacherBoundedRegressionLoss` in ``kd_chen2017_paper``.
+mislead a plain L2; together with mmkd's other two defaults the plain L2 did better
+(docs/method.md), so mmkd uses it by default and keeps the paper's
+:class:`TeacherBoundedRegressionLoss` in ``kd_chen2017_paper``.
 """
 from typing import Optional
 

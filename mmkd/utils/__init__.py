@@ -5,9 +5,10 @@ from .checkpoint import (
     UnsafeCheckpointError,
     load_teacher_checkpoint,
 )
+from .configs import config_path
 from .dist_env import setup_cpu_distributed
 
 __all__ = [
     'SAFE_GLOBALS', 'CheckpointLoadError', 'UnsafeCheckpointError', 'load_teacher_checkpoint',
-    'setup_cpu_distributed'
+    'config_path', 'setup_cpu_distributed'
 ]

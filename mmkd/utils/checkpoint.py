@@ -125,12 +125,16 @@ def load_from_local(filename: str, map_location: MapLocation = None) -> dict:
     return _load_file(filename, map_location)
 
 
+def _cache_path(url: str) -> str:
+    """Where :func:`_download` keeps ``url``: torch.hub's cache, as ``torch.hub`` does."""
+    return osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(urlparse(url).path))
+
+
 def _download(url: str) -> str:
     """Download ``url`` into torch.hub's cache (as ``torch.hub`` does) and return the file."""
-    cache_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
-    path = osp.join(cache_dir, osp.basename(urlparse(url).path))
+    path = _cache_path(url)
     if not osp.isfile(path):
-        os.makedirs(cache_dir, exist_ok=True)
+        os.makedirs(osp.dirname(path), exist_ok=True)
         print_log(f'Downloading {url} to {path}', logger='current')
         torch.hub.download_url_to_file(url, path, progress=False)
     return path
@@ -172,6 +176,24 @@ def load_from_mmcls(filename: str, map_location: MapLocation = None) -> dict:
     """Load ``mmcls://NAME`` through :func:`load_from_http`."""
     url = get_mmcls_models()[filename.split('://', 1)[1]]
     return _process_mmcls_checkpoint(load_from_http(url, map_location))
+
+
+def local_checkpoint_file(filename: str) -> Optional[str]:
+    """The local file that mmkd's loaders read for ``filename`` (a path, a URL, or a
+    ``torchvision://``, ``open-mmlab://`` or ``mmcls://`` name), without downloading
+    anything; None if that file does not exist (a URL not downloaded yet)."""
+    if filename.startswith(('modelzoo://', 'torchvision://')):
+        filename = get_torchvision_models()[filename.split('://', 1)[1]]
+    elif filename.startswith(('open-mmlab://', 'openmmlab://')):
+        name = filename.split('://', 1)[1]
+        url = get_external_models()[get_deprecated_model_names().get(name, name)]
+        filename = url if '://' in url else osp.join(_get_mmengine_home(), url)
+    elif filename.startswith('mmcls://'):
+        filename = get_mmcls_models()[filename.split('://', 1)[1]]
+    if filename.startswith(('http://', 'https://')):
+        filename = _cache_path(filename)
+    filename = osp.expanduser(filename)
+    return filename if osp.isfile(filename) else None
 
 
 def _read_teacher(filename: str) -> dict:

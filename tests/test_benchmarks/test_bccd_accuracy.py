@@ -30,6 +30,8 @@ REG = {'loss_rpn_kd_bbox', 'loss_kd_bbox'}
 TRAINING = ('train_dataloader', 'test_dataloader', 'test_evaluator', 'train_cfg',
             'param_scheduler', 'optim_wrapper', 'default_hooks')
 
+HOOKS = ['TeacherCheckHook', 'StopOnNonFiniteLossHook', 'ExactResumeHook',
+         'TeacherProvenanceHook']  # on in every mmkd config
 register_all_modules()
 
 
@@ -58,7 +60,7 @@ def test_distilled_student_trains_exactly_as_its_baseline_with_mmkd_defaults(set
     fragment = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'kd_chen2017.py'))
     for term in KD_TERMS:
         assert kd.model[term] == fragment.kd_chen2017[term]
-    assert [h.type for h in kd.custom_hooks] == ['TeacherCheckHook', 'StopOnNonFiniteLossHook']
+    assert [h.type for h in kd.custom_hooks] == HOOKS
 
 
 def test_cpu_setting_is_sized_for_two_cores():
@@ -201,12 +203,30 @@ def test_summary_and_targets_from_hand_made_numbers():
     assert not record['targets']['all_above_each_alone'] and not record['complete']
     assert record['unfinished'] == {'baseline/seed2': 'failed'}
     assert record['variants']['baseline']['seeds'] == [0, 1]
-    assert '| kd | distilled, all terms (mmkd defaults) | 48.0 / 48.5 / 49.0 | 48.5 ± 0.5 |' \
-        in bench.markdown(record)
+    text = bench.markdown(record)
+    assert text.startswith('## Does distillation help on real data? (BCCD, 3 seeds)\n')
+    assert record['question'] == 'Does distillation help on real data? (BCCD, 3 seeds)'
+    assert '```\npython benchmarks/bccd_accuracy.py\n```' in text
+    assert '| kd | distilled, all terms (mmkd defaults) | 48.0 / 48.5 / 49.0 | 48.5 ± 0.5 |' in text
+
+
+def test_question_of_each_record_with_its_data_and_seeds():
+    def question(argv):
+        return bench.parse_args(argv).question
+
+    assert question(['--seeds', '0']) == 'Does distillation help on real data? (BCCD, 1 seed)'
+    assert question(['--setting', 'gpu']) == (
+        'Does distillation help on real data? (BCCD, `gpu` setting, 3 seeds)')
+    assert question(['--section', 'mine']) is None  # titled by its name in RESULTS.md
+    assert question(['--section', 'mine', '--question', 'Does T = 3 help?', '--seeds', '0',
+                     '1']) == 'Does T = 3 help? (BCCD, 2 seeds)'
 
 
 def test_pairs_plan_both_teachers_and_compare_each_with_its_own_baseline_and_teacher():
-    args = bench.parse_args(['--seeds', '0', '1', '--variants'] + bench.PAIR_VARIANTS)
+    pairs = ['--variants'] + bench.PAIR_VARIANTS + ['--section', 'accuracy_pairs']
+    question = 'Does mmkd distil other pairs: a Cascade R-CNN teacher, a narrower student?'
+    assert bench.parse_args(['--parallel', '2'] + pairs).question == f'{question} (BCCD, 3 seeds)'
+    args = bench.parse_args(['--seeds', '0', '1'] + pairs)
     runs = bench.plan(args)
     assert [r.label for r in runs[:2]] == ['teacher/seed0', 'teacher_cascade/seed0']
     teachers = {r.name: r.teacher for r in runs[2:]}
@@ -228,8 +248,11 @@ def test_pairs_plan_both_teachers_and_compare_each_with_its_own_baseline_and_tea
     assert variants['kd_narrow']['gain'] == 6.5  # against its own baseline, 39.0
     assert variants['kd_narrow']['gap_closed'] == round(6.5 / 12.0, 3)
     assert 'gain' not in variants['baseline_narrow']
-    text = bench.markdown(record)
-    assert '| teacher_cascade | Cascade R-CNN R-50-FPN | 53.0 |' in text
+    assert record['question'] == f'{question} (BCCD, 2 seeds)'
+    text = bench.markdown(record, 'accuracy_pairs')
+    assert text.startswith(f"## {record['question']}\n")
+    assert '| teacher | Faster R-CNN R-50-FPN | 51.0 | 51.0 | 80.0 | | |' in text
+    assert '| teacher_cascade | Cascade R-CNN R-50-FPN | 53.0 | 53.0 | 82.0 | | |' in text
 
 
 def write_tiny_bccd(root: str) -> None:
@@ -273,8 +296,13 @@ def test_quick_study_end_to_end_records_every_run(tmp_path):
     kd_config = open(osp.join(work, 'kd', 'seed0', 'config.py')).read()
     assert runs['teacher']['checkpoint'] in kd_config  # the teacher it trained
     assert runs['kd']['teacher_check']['num_images'] == 2  # the check ran, on the val split
-    with open(osp.join(work, 'RESULTS.md')) as f:
-        assert '<!-- bccd-accuracy-cpu:begin -->' in f.read()
+    with open(osp.join(work, 'RESULTS.md')) as f:  # generated from the work dir's record
+        text = f.read()
+    assert text.startswith('# mmkd benchmark records\n')
+    assert '## Does distillation help on real data? (BCCD, 1 seed)\n' in text
+    assert f"```\n{record['command']}\n```" in text
+    kd_map = runs['kd']['mAP']
+    assert f'| kd | distilled, all terms (mmkd defaults) | {kd_map:.1f} | {kd_map:.1f} |' in text
 
 
 def test_missing_data_stops_before_any_training(tmp_path):

@@ -47,6 +47,10 @@ def test_cpu_run_times_every_model_on_the_same_input(tmp_path):
     assert merged['overhead']['step_ratio'] == size['step_ratio']
     assert merged['overhead']['step_ratio_b8'] == report['sizes']['2x64x64']['step_ratio']
     assert merged['overhead']['sizes'] == ['1x64x96', '2x64x64']
+    text = (tmp_path / 'RESULTS.md').read_text()  # regenerated beside the results
+    assert f"## What does the teacher cost per training step? ({report['device']})\n" in text
+    assert f"| 1, 64x96 | {size['step_ratio']:.2f} | not measured | not measured |" in text
+    assert '## accuracy\n' in text  # a record of no known kind: titled by its name
 
 
 def test_peer_is_mmdets_ld_gfl_r101_to_r18_against_plain_gfl_r18():

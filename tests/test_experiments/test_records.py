@@ -9,7 +9,7 @@ from mmkd.experiments.records import (
     mean_std,
     read_json,
     write_json_section,
-    write_markdown_section,
+    write_text,
 )
 
 
@@ -38,12 +38,9 @@ def test_json_section_write_keeps_other_sections(tmp_path):
     assert json.loads((tmp_path / 'results.json').read_text())['overhead']['step_ratio'] == 1.2
 
 
-def test_markdown_section_replaced_between_markers(tmp_path):
-    path = tmp_path / 'RESULTS.md'
-    path.write_text('# Records\n\nintro\n')
-    write_markdown_section(str(path), 'acc', 'table v1')
-    write_markdown_section(str(path), 'other', 'more')
-    write_markdown_section(str(path), 'acc', 'table v2')
-    assert path.read_text() == ('# Records\n\nintro\n\n<!-- acc:begin -->\ntable v2\n'
-                                '<!-- acc:end -->\n\n<!-- other:begin -->\nmore\n'
-                                '<!-- other:end -->\n')
+def test_text_write_replaces_the_whole_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / 'new' / 'RESULTS.md'
+    write_text(str(path), '# Records\n\ntable v1\n')
+    write_text(str(path), '# Records\n\ntable v2\n')
+    assert path.read_text() == '# Records\n\ntable v2\n'
+    assert [p.name for p in path.parent.iterdir()] == ['RESULTS.md']

@@ -2,7 +2,7 @@
 # alone, from scratch, on the teacher's data, input and heads, for 3 epochs. The
 # teacher-student gap is made by depth and schedule: R-50 for 12 epochs against R-18 for 3.
 # (With 4 epochs the students came within 4.8 mAP of the teacher on two of three seeds:
-# 50.2 / 52.0 / 51.9 against 56.8; benchmarks/RESULTS.md, development measurements.)
+# 50.2 / 52.0 / 51.9 against 56.8.)
 _base_ = './faster-rcnn_r50_fpn_12e_bccd-256x192.py'
 
 model = dict(backbone=dict(depth=18), neck=dict(in_channels=[64, 128, 256, 512]))
