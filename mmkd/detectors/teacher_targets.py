@@ -72,7 +72,8 @@ class CascadeRoITeacher:
                  batch_img_metas: List[dict], with_feats: bool) -> dict:
         """As :meth:`FasterRoITeacher.__call__`; ``bbox_feats`` are the first stage's."""
         roi_head = self.roi_head
-        num_per_img = tuple(int((rois[:, 0] == i).sum()) for i in range(len(batch_img_metas)))
+        num_per_img = tuple(torch.bincount(rois[:, 0].long(),
+                                           minlength=len(batch_img_metas)).tolist())
         last_rois, cls_scores, bbox_preds = roi_head._refine_roi(
             x=x, rois=rois, batch_img_metas=batch_img_metas,
             num_proposals_per_img=num_per_img)

@@ -476,7 +476,8 @@ def test_high_resolution_teacher_meets_student_one_level_up():
     assert model.hint_levels == [0, 1, 2, 3]
 
 
-def test_mask_rcnn_student_keeps_its_hard_mask_loss():
+def mask_rcnn_cfg():
+    """The tiny student as a Mask R-CNN (the same box branch, a small mask head)."""
     cfg = Config.fromfile(STUDENT_CFG)
     cfg.model.roi_head.update(
         mask_roi_extractor=dict(
@@ -488,6 +489,11 @@ def test_mask_rcnn_student_keeps_its_hard_mask_loss():
                                                      loss_weight=1.0)))
     cfg.model.train_cfg.rcnn.mask_size = 28
     cfg.model.type = 'MaskRCNN'
+    return cfg
+
+
+def test_mask_rcnn_student_keeps_its_hard_mask_loss():
+    cfg = mask_rcnn_cfg()
     kd_cfg = copy.deepcopy(cfg.model)
     kd_cfg.update(type='KnowledgeDistillationTwoStageDetector', teacher_config=cfg)
     model = build(kd_cfg)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
-from test_kd_two_stage import KD_KEYS, STUDENT_CFG, build, defaults_cfg, kd_losses
+from test_kd_two_stage import KD_KEYS, STUDENT_CFG, build, defaults_cfg, kd_losses, mask_rcnn_cfg
 
 import mmkd  # noqa: F401
 from mmkd.detectors import pair
@@ -49,14 +49,7 @@ def test_rpn_of_a_four_level_teacher_is_distilled_on_the_four_levels_it_has():
 
 
 def test_a_mask_student_inherits_the_box_head_of_a_faster_teacher():
-    cfg = Config.fromfile(STUDENT_CFG)
-    cfg.model.roi_head.update(
-        mask_roi_extractor=dict(
-            type='SingleRoIExtractor', roi_layer=dict(type='RoIAlign', output_size=14,
-                                                      sampling_ratio=0),
-            out_channels=32, featmap_strides=[4, 8, 16, 32]),
-        mask_head=dict(type='FCNMaskHead', num_convs=1, in_channels=32, conv_out_channels=32,
-                       num_classes=2))
+    cfg = mask_rcnn_cfg()
     student = copy.deepcopy(cfg.model)
     student.update(type='KnowledgeDistillationTwoStageDetector', teacher_config=STUDENT_CFG,
                    teacher_ckpt=None)
