@@ -7,6 +7,10 @@ over seeds, and the paper's per-term ablation (Table 4).
         kd_soft_cls kd_reg kd_hint kd_paper       # FULL_VARIANTS: inherited_heads_and_paper_method
     python benchmarks/bccd_accuracy.py --parallel 2 --variants baseline kd kd_cascade \
         baseline_narrow kd_narrow --section accuracy_pairs      # PAIR_VARIANTS
+    python benchmarks/bccd_accuracy.py --parallel 2 --variants baseline_pretrained \
+        baseline_halfres kd_pretrained kd_halfres kd_pretrained_paper \
+        kd_pretrained_inherit_only kd_pretrained_soft_cls kd_pretrained_reg \
+        kd_pretrained_hint --section accuracy_regimes                    # REGIME_VARIANTS
     python benchmarks/bccd_accuracy.py --setting gpu --parallel 8 --time-limit 470
 
 Trains the teacher once, then for every seed the student alone (``baseline``), distilled with
@@ -59,6 +63,10 @@ SETTINGS = dict(
              kd_cascade='cpu/kd_cascade-rcnn_r50-faster-rcnn_r18_fpn_3e_bccd-256x192.py',
              baseline_narrow='cpu/faster-rcnn_r18_fpn32_3e_bccd-256x192.py',
              kd_narrow='cpu/kd_faster-rcnn_r50-r18_fpn32_3e_bccd-256x192.py',
+             baseline_pretrained='cpu/faster-rcnn_mobilenetv2_fpn_3e_bccd-256x192.py',
+             kd_pretrained='cpu/kd_faster-rcnn_r50-mobilenetv2_fpn_3e_bccd-256x192.py',
+             baseline_halfres='cpu/faster-rcnn_r50_fpn_3e_bccd-128x96.py',
+             kd_halfres='cpu/kd_faster-rcnn_r50-r50_fpn_3e_bccd-256x192-to-128x96.py',
              gap='teacher R-50-FPN 12 epochs, students R-18-FPN 3 epochs; 256x192, narrow '
              'heads (FPN 64 channels, 64 sampled anchors and RoIs), AdamW, batch 2'),
     gpu=dict(teacher='faster-rcnn_r50_fpn_36e_bccd-640x480.py',
@@ -72,8 +80,12 @@ SETTINGS = dict(
 MU_1 = {'model.mu': 1.0}
 # The teacher run of each distilled config (the others are baselines), and the baseline
 # each is compared with.
-TEACHER_OF = dict(kd='teacher', kd_cascade='teacher_cascade', kd_narrow='teacher')
-BASELINE_OF = dict(kd_narrow='baseline_narrow')
+TEACHER_OF = dict(kd='teacher', kd_cascade='teacher_cascade', kd_narrow='teacher',
+                  kd_pretrained='teacher', kd_halfres='teacher')
+BASELINE_OF = dict(kd_narrow='baseline_narrow', kd_pretrained='baseline_pretrained',
+                   kd_halfres='baseline_halfres')
+# configs whose backbone starts from ImageNet weights, made by pretrained_mobilenetv2.py
+PRETRAINED = ('baseline_pretrained', 'kd_pretrained')
 TEACHER_NAMES = dict(teacher='Faster R-CNN R-50-FPN', teacher_cascade='Cascade R-CNN R-50-FPN')
 # The question a record answers, RESULTS.md's title for it (the data and seeds are added);
 # --question gives it for another --section.
@@ -81,6 +93,8 @@ QUESTIONS = dict(
     accuracy='Does distillation help on real data?',
     accuracy_gpu='Does distillation help on real data?',
     accuracy_pairs='Does mmkd distil other pairs: a Cascade R-CNN teacher, a narrower student?',
+    accuracy_regimes='Does distillation help a pretrained student, and a student at half the '
+    "teacher's resolution?",
 )
 SOFT = ('loss_rpn_kd_cls', 'loss_kd_cls')
 REG = ('loss_rpn_kd_bbox', 'loss_kd_bbox')  # L2 to the teacher's regression; the paper's bound
@@ -139,6 +153,20 @@ VARIANTS = dict(
                'through the 1x1 adapter, nothing inherited)'),
 )
 PAIR_VARIANTS = ['baseline', 'kd', 'kd_cascade', 'baseline_narrow', 'kd_narrow']
+# Where users train: an ImageNet-pretrained MobileNetV2-FPN student (alone, mmkd's defaults,
+# the paper's method, the inherited heads alone and each term alone), and the paper's second
+# experiment, the teacher's architecture at half the teacher's input resolution.
+VARIANTS.update(
+    baseline_pretrained=('baseline_pretrained', {}, 'ImageNet MobileNetV2-FPN student alone'),
+    baseline_halfres=('baseline_halfres', {}, 'R-50-FPN student at 128x96 alone'),
+    kd_halfres=('kd_halfres', {}, 'R-50-FPN student at 128x96, distilled from the teacher at '
+                '256x192 (defaults)'))
+for _name in ('kd', 'kd_paper', 'kd_inherit_only', 'kd_soft_cls', 'kd_reg', 'kd_hint'):
+    VARIANTS[_name.replace('kd', 'kd_pretrained', 1)] = (
+        'kd_pretrained', VARIANTS[_name][1], f'MobileNetV2 student, {VARIANTS[_name][2]}')
+REGIME_VARIANTS = ['baseline_pretrained', 'baseline_halfres', 'kd_pretrained', 'kd_halfres',
+                   'kd_pretrained_paper', 'kd_pretrained_inherit_only',
+                   'kd_pretrained_soft_cls', 'kd_pretrained_reg', 'kd_pretrained_hint']
 # mmkd's defaults and each term alone, all from the teacher's heads (the main study, within
 # 90 minutes on 2 cores); add kd_inherit_only and kd_paper for the record's full comparison.
 DEFAULT_VARIANTS = ['baseline', 'kd', 'kd_soft_cls', 'kd_reg', 'kd_hint']
@@ -331,6 +359,7 @@ def summarize(args: argparse.Namespace, results: Dict[str, dict]) -> dict:
             if own_teacher is not None:
                 closed = gap_closed(record['map_mean'], base['map_mean'], own_teacher['mAP'])
                 record['gap_closed'] = None if closed is None else round(closed, 3)
+                record['targets'] = variant_targets(record, base, own_teacher['mAP'])
     base, kd = variants.get('baseline', {}), variants.get('kd', {})
     record = dict(
         question=args.question,
@@ -357,6 +386,17 @@ def variant_record(name: str, runs: Dict[int, dict]) -> dict:
                 map=maps, map_50=maps_50, map_mean=round(mean, 2),
                 map_std=None if std is None else round(std, 2), map_50_mean=round(mean_50, 2),
                 map_50_std=None if std_50 is None else round(std_50, 2))
+
+
+def variant_targets(record: dict, base: dict, teacher_map: float) -> dict:
+    """A distilled variant's bar: above its baseline by more than either spread, and two
+    thirds of the gap closed where the teacher leads the baseline by 3 mAP or more."""
+    spread = max(record['map_std'] or 0.0, base['map_std'] or 0.0)
+    gap = teacher_map - base['map_mean']
+    return dict(gain_above_spread=record['gain'] > spread,
+                gap_at_least_3=gap >= 3.0,
+                gap_closed_two_thirds=(record.get('gap_closed') or 0.0) >= 2 / 3
+                if gap >= 3.0 else None)
 
 
 def targets(record: dict) -> Optional[dict]:
@@ -406,6 +446,9 @@ def markdown(record: dict, name: str = 'accuracy') -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     check_data(args)
+    if not args.quick and any(VARIANTS[n][0] in PRETRAINED for n in args.variants):
+        from pretrained_mobilenetv2 import prepare as prepare_weights
+        prepare_weights()  # downloads and converts once
     results = run_study(plan(args), args.work_dir, prepare(args), args.parallel,
                         args.time_limit)
     record = summarize(args, results)
