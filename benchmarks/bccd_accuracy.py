@@ -164,6 +164,9 @@ VARIANTS.update(
 for _name in ('kd', 'kd_paper', 'kd_inherit_only', 'kd_soft_cls', 'kd_reg', 'kd_hint'):
     VARIANTS[_name.replace('kd', 'kd_pretrained', 1)] = (
         'kd_pretrained', VARIANTS[_name][1], f'MobileNetV2 student, {VARIANTS[_name][2]}')
+# Mixed precision (mmengine's AmpOptimWrapper, dynamic loss scale; a GPU only): the GPU check.
+AMP = {'optim_wrapper.type': 'AmpOptimWrapper', 'optim_wrapper.loss_scale': 'dynamic'}
+VARIANTS['kd_amp'] = ('kd', AMP, 'distilled (defaults), mixed precision')
 REGIME_VARIANTS = ['baseline_pretrained', 'baseline_halfres', 'kd_pretrained', 'kd_halfres',
                    'kd_pretrained_paper', 'kd_pretrained_inherit_only',
                    'kd_pretrained_soft_cls', 'kd_pretrained_reg', 'kd_pretrained_hint']
@@ -332,9 +335,17 @@ def make_quick(cfg: Config) -> None:
         if scheduler.get('by_epoch', True):
             scheduler.end = 1
     cfg.default_hooks.logger.interval = 1
+    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and not _cuda():
+        cfg.optim_wrapper.type = 'OptimWrapper'  # mmengine's AMP needs a GPU
+        cfg.optim_wrapper.pop('loss_scale')
     for hook in cfg.get('custom_hooks', []):
         if hook.type == 'TeacherCheckHook':  # a one-epoch teacher on two images scores ~0
             hook.threshold = 0
+
+
+def _cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
 
 
 def summarize(args: argparse.Namespace, results: Dict[str, dict]) -> dict:
@@ -446,6 +457,9 @@ def markdown(record: dict, name: str = 'accuracy') -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     check_data(args)
+    if not args.quick and not _cuda() and any(VARIANTS[n][1] is AMP for n in args.variants):
+        raise SystemExit('kd_amp trains with mixed precision, which needs a GPU: drop it '
+                         'from --variants (or run with --quick for the pipeline)')
     if not args.quick and any(VARIANTS[n][0] in PRETRAINED for n in args.variants):
         from pretrained_mobilenetv2 import prepare as prepare_weights
         prepare_weights()  # downloads and converts once

@@ -9,9 +9,18 @@ Times, in one process on identical inputs (random weights, COCO's 80 classes):
 Models run in turn, step by step (A B C A B C ...), so drift hits all alike; the median over
 ``--steps`` after ``--warmup`` is reported, with peak GPU memory per model.
 
+With ``--floor``, the step against its floor instead, for the configs the demo and the BCCD
+study train (their batch, input size, heads and classes): the distilled step against the
+student's own step plus the teacher's no-grad forward of that step (features, RPN on every
+anchor where the RPN is distilled, R-CNN head on the sampled RoIs). What the distillation
+adds beyond the teacher's forward (its losses, the sampling it shares) is the step over its
+floor; the target is 3%.
+
     python benchmarks/overhead.py --device cuda --sizes 2x800x1216 8x480x640 \
         --out benchmarks/overhead_gpu.json
     python benchmarks/overhead.py --device cpu --sizes 1x320x480 --steps 5   # no GPU
+    python benchmarks/overhead.py --device cpu --floor demo bccd --steps 30 \
+        --results benchmarks/results.json                          # record overhead_floor
 """
 import argparse
 import json
@@ -38,6 +47,14 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MIM_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
 R18_NECK = [64, 128, 256, 512]
 QUESTION = 'What does the teacher cost per training step?'  # the record's title
+FLOOR_QUESTION = 'Is the distilled step at its floor, the student step plus the teacher forward?'
+# --floor: (distilled config, the student's own config) of the demo and of the BCCD study
+FLOOR_PAIRS = dict(
+    demo=('configs/demo/kd_faster_rcnn_r50_r18_shapes.py',
+          'configs/demo/faster-rcnn_r18_fpn_shapes.py'),
+    bccd=('benchmarks/configs/bccd/cpu/kd_faster-rcnn_r50-r18_fpn_3e_bccd-256x192.py',
+          'benchmarks/configs/bccd/cpu/faster-rcnn_r18_fpn_3e_bccd-256x192.py'))
+FLOOR_TARGET = 1.03
 
 
 def model_configs(peer: bool) -> Dict[str, Config]:
@@ -94,10 +111,89 @@ def teacher_forward_fn(kd_cfg: Config, device: str, amp: bool) -> Callable[[dict
     return forward
 
 
-def fake_batch(batch: int, height: int, width: int, seed: int = 0) -> dict:
+def fake_batch(batch: int, height: int, width: int, seed: int = 0,
+               num_classes: int = 80) -> dict:
     torch.manual_seed(seed)
     return demo_mm_inputs(batch, [[3, height, width]] * batch, num_items=[8] * batch,
-                          num_classes=80)
+                          num_classes=num_classes)
+
+
+def floor_configs(pair: str) -> Dict[str, Config]:
+    """The pair's distilled and student configs, random weights (the teacher's too)."""
+    kd_file, student_file = (osp.join(ROOT, f) for f in FLOOR_PAIRS[pair])
+    kd, student = Config.fromfile(kd_file), Config.fromfile(student_file)
+    for cfg in (kd, student):
+        cfg.model.backbone.init_cfg = None
+    kd.model.teacher_ckpt = None
+    return dict(student=student, kd=kd)
+
+
+def floor_batch(cfg: Config) -> dict:
+    """A batch of the config's training size: its batch size, its Resize scale, its classes."""
+    width, height = next(t.scale for t in cfg.train_dataloader.dataset.pipeline
+                         if t.type == 'Resize')
+    return fake_batch(cfg.train_dataloader.batch_size, height, width,
+                      num_classes=cfg.model.roi_head.bbox_head.num_classes)
+
+
+def teacher_step_fn(model: torch.nn.Module) -> Callable[[dict], None]:
+    """The teacher's work in one step of the distilled ``model``, on the batch the step
+    preprocesses: features, RPN (where distilled) and R-CNN head on as many RoIs as the
+    student samples."""
+    model.train()  # the teacher stays in eval (eval_teacher)
+    per_img = model.roi_head.train_cfg.sampler.num
+    cache = {}
+
+    @torch.no_grad()
+    def forward(data: dict) -> None:
+        if id(data) not in cache:  # preprocessing belongs to the student's step
+            processed = model.data_preprocessor(data, True)
+            inputs = model._teacher_inputs(processed['inputs'])
+            samples = processed['data_samples']
+            num, (h, w) = len(samples), inputs.shape[-2:]
+            gen = torch.Generator().manual_seed(0)
+            xy = torch.rand(num * per_img, 2, generator=gen) * torch.tensor([w, h]) * 0.7
+            wh = 8 + torch.rand(num * per_img, 2, generator=gen) * torch.tensor([w, h]) * 0.3
+            rois = torch.cat([torch.arange(num).repeat_interleave(per_img)[:, None].float(),
+                              xy, xy + wh], dim=1).to(inputs.device)
+            labels = torch.randint(model.roi_head.bbox_head.num_classes, (len(rois), ),
+                                   generator=gen).to(inputs.device)
+            cache[id(data)] = (inputs, rois, labels, [s.metainfo for s in samples])
+        inputs, rois, labels, metas = cache[id(data)]
+        teacher_x = model.teacher.extract_feat(inputs)
+        if model.distill_rpn:
+            model.teacher.rpn_head(teacher_x)
+        model.roi_teacher(teacher_x, rois, labels, metas, with_feats=False)
+
+    return forward
+
+
+def measure_floor(pair: str, device: str, steps: int, warmup: int) -> dict:
+    """Student step, teacher forward and distilled step of ``pair``, timed in turn."""
+    cfgs = floor_configs(pair)
+    fns = {name: train_step_fn(cfg, device, amp=False) for name, cfg in cfgs.items()}
+    fns['teacher'] = teacher_step_fn(MODELS.build(cfgs['kd'].model).to(device))
+    data = floor_batch(cfgs['kd'])
+    res = measure(fns, data, steps, warmup, device)
+    floor = res['student']['median_s'] + res['teacher']['median_s']
+    batch = data['inputs'][0].shape
+    return dict(models=res, batch=len(data['inputs']), size=f'{batch[1]}x{batch[2]}',
+                floor_s=floor, over_floor=res['kd']['median_s'] / floor,
+                within_target=res['kd']['median_s'] / floor <= FLOOR_TARGET)
+
+
+def floor_markdown(record: dict, name: str = 'overhead_floor') -> str:
+    """The floor record's section of RESULTS.md: one line per pair."""
+    lines = heading(name, record, f"Medians of {record['steps']} steps after warm-up; target: "
+                    f"the distilled step within {100 * (FLOOR_TARGET - 1):.0f}% of its floor.")
+    lines += ['| config | batch, size | student step | teacher forward | floor | distilled '
+              'step | over the floor |', '|---|---|---|---|---|---|---|']
+    for pair, r in record['pairs'].items():
+        ms = {k: f"{1000 * v['median_s']:.0f} ms" for k, v in r['models'].items()}
+        lines.append(f"| {pair} | {r['batch']}, {r['size']} | {ms['student']} | "
+                     f"{ms['teacher']} | {1000 * r['floor_s']:.0f} ms | {ms['kd']} | "
+                     f"{100 * (r['over_floor'] - 1):+.1f}% |")
+    return '\n'.join(lines) + '\n'
 
 
 def measure(fns: Dict[str, Callable], data: dict, steps: int, warmup: int,
@@ -148,9 +244,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='mixed precision for all')
     parser.add_argument('--no-peer', action='store_true', help='skip mmdet LD / GFL')
     parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument('--floor', nargs='+', choices=list(FLOOR_PAIRS),
+                        help="the distilled step against student step + teacher forward, for "
+                        "these configs' sizes (record overhead_floor)")
     parser.add_argument('--results', help="merge the headline ratios into this file's "
                         "'overhead' section (benchmarks/results.json) and regenerate "
                         'RESULTS.md beside it')
+    parser.add_argument('--section', help='the record in --results (default: overhead, '
+                        'with --floor overhead_floor)')
     return parser.parse_args()
 
 
@@ -196,9 +297,32 @@ def _ratio(value) -> str:
     return 'not measured' if value is None else f'{value:.2f}'
 
 
+def main_floor(args: argparse.Namespace) -> None:
+    report = dict(question=f'{FLOOR_QUESTION} ({environment()["device"]})', **environment(),
+                  steps=args.steps, warmup=args.warmup, pairs={},
+                  command='python benchmarks/overhead.py ' + ' '.join(sys.argv[1:]))
+    for pair in args.floor:
+        result = measure_floor(pair, args.device, args.steps, args.warmup)
+        report['pairs'][pair] = result
+        print(f"== {pair}: batch {result['batch']}, {result['size']}, {report['device']}")
+        for name, r in result['models'].items():
+            print(f"  {name:<8} {r['median_s'] * 1000:8.1f} ms  (min {r['min_s'] * 1000:.1f},"
+                  f" max {r['max_s'] * 1000:.1f})")
+        print(f"  floor {result['floor_s'] * 1000:.1f} ms, distilled step "
+              f"{100 * (result['over_floor'] - 1):+.1f}% over it")
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(report, f, indent=2)
+    if args.results:
+        write_json_section(args.results, args.section or 'overhead_floor', report)
+        write_results_md(args.results)
+
+
 def main() -> None:
     args = parse_args()
     register_all_modules()
+    if args.floor:
+        return main_floor(args)
     cfgs = model_configs(peer=not args.no_peer)
     fns = {name: train_step_fn(cfg, args.device, args.amp) for name, cfg in cfgs.items()}
     fns['teacher'] = teacher_forward_fn(cfgs['kd'], args.device, args.amp)
@@ -219,7 +343,7 @@ def main() -> None:
             json.dump(report, f, indent=2)
     if args.results:
         command = 'python benchmarks/overhead.py ' + ' '.join(sys.argv[1:])
-        write_json_section(args.results, 'overhead', headline(report, command))
+        write_json_section(args.results, args.section or 'overhead', headline(report, command))
         write_results_md(args.results)
 
 

@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny COCO dataset written on the fly, and tiny model configs."""
 import json
+import os
 import os.path as osp
 
 import numpy as np
@@ -48,3 +49,29 @@ def write_tiny_coco(root: str, num_images: int = 6, size=(96, 128), seed: int = 
 @pytest.fixture(scope='session')
 def tiny_coco(tmp_path_factory):
     return write_tiny_coco(str(tmp_path_factory.mktemp('tiny_coco')))
+
+
+@pytest.fixture
+def tiny_bccd(tmp_path) -> str:
+    """BCCD's layout and classes (trainval, test), a few 160x120 images of discs: its root."""
+    import cv2
+
+    root = str(tmp_path / 'bccd')
+    os.makedirs(osp.join(root, 'images'))
+    os.makedirs(osp.join(root, 'annotations'))
+    rng = np.random.RandomState(0)
+    cats = [dict(id=i + 1, name=n) for i, n in enumerate(('RBC', 'WBC', 'Platelets'))]
+    for split, ids in (('trainval', range(1, 5)), ('test', range(5, 7))):
+        images, anns = [], []
+        for img_id in ids:
+            img = rng.randint(0, 60, (120, 160, 3)).astype(np.uint8)
+            for k in range(3):
+                x, y, s = 10 + 45 * k, 20 + 20 * k, 20 + 8 * k
+                cv2.circle(img, (x + s // 2, y + s // 2), s // 2, (200, 80, 80), -1)
+                anns.append(dict(id=len(anns) + 1, image_id=img_id, category_id=k + 1,
+                                 bbox=[x, y, s, s], area=s * s, iscrowd=0))
+            cv2.imwrite(osp.join(root, 'images', f'{img_id}.jpg'), img)
+            images.append(dict(id=img_id, file_name=f'{img_id}.jpg', height=120, width=160))
+        with open(osp.join(root, 'annotations', f'{split}.json'), 'w') as f:
+            json.dump(dict(images=images, annotations=anns, categories=cats), f)
+    return root

@@ -1,13 +1,10 @@
 """BCCD accuracy study: configs, plan and summary with hand-made numbers, --quick end to end."""
 import glob
-import json
 import os
 import os.path as osp
 import subprocess
 import sys
 
-import cv2
-import numpy as np
 import pytest
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
@@ -40,15 +37,22 @@ def config(setting: str, role: str) -> Config:
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, bench.CONFIGS))
-def test_every_benchmark_config_builds_from_scratch_with_bccd_classes(path):
+def test_every_benchmark_config_builds_with_bccd_classes_from_scratch_or_imagenet(path):
     cfg = Config.fromfile(path)
     model = MODELS.build(cfg.model)
-    assert cfg.model.backbone.init_cfg is None
-    assert not model.backbone.norm_eval and model.backbone.frozen_stages == -1
+    if 'mobilenetv2' in path:  # the pretrained student: ImageNet weights, fine-tuned
+        assert cfg.model.backbone.init_cfg.checkpoint.endswith(
+            'work_dirs/pretrained/mobilenet_v2_imagenet_mmdet.pth')
+        assert model.backbone.norm_eval and model.backbone.frozen_stages == 1
+    else:
+        assert cfg.model.backbone.init_cfg is None
+        assert not model.backbone.norm_eval and model.backbone.frozen_stages == -1
     assert last_bbox_head(model).num_classes == 3  # a Cascade teacher's: per stage
     assert cfg.train_dataloader.dataset.metainfo.classes == ('RBC', 'WBC', 'Platelets')
     if hasattr(model, 'teacher'):
-        assert model.teacher.backbone.depth == 50 and model.backbone.depth == 18
+        assert model.teacher.backbone.depth == 50
+        if 'mobilenetv2' not in path:  # the teacher's depth only where the input differs
+            assert model.backbone.depth == (50 if 'r50-r50' in path else 18)
 
 
 @pytest.mark.parametrize('setting', list(bench.SETTINGS))
@@ -255,30 +259,57 @@ def test_pairs_plan_both_teachers_and_compare_each_with_its_own_baseline_and_tea
     assert '| teacher_cascade | Cascade R-CNN R-50-FPN | 53.0 | 53.0 | 82.0 | | |' in text
 
 
-def write_tiny_bccd(root: str) -> None:
-    """BCCD's layout and classes, a few 160x120 images of discs."""
-    os.makedirs(osp.join(root, 'images'))
-    os.makedirs(osp.join(root, 'annotations'))
-    rng = np.random.RandomState(0)
-    cats = [dict(id=i + 1, name=n) for i, n in enumerate(('RBC', 'WBC', 'Platelets'))]
-    for split, ids in (('trainval', range(1, 5)), ('test', range(5, 7))):
-        images, anns = [], []
-        for img_id in ids:
-            img = rng.randint(0, 60, (120, 160, 3)).astype(np.uint8)
-            for k in range(3):
-                x, y, s = 10 + 45 * k, 20 + 20 * k, 20 + 8 * k
-                cv2.circle(img, (x + s // 2, y + s // 2), s // 2, (200, 80, 80), -1)
-                anns.append(dict(id=len(anns) + 1, image_id=img_id, category_id=k + 1,
-                                 bbox=[x, y, s, s], area=s * s, iscrowd=0))
-            cv2.imwrite(osp.join(root, 'images', f'{img_id}.jpg'), img)
-            images.append(dict(id=img_id, file_name=f'{img_id}.jpg', height=120, width=160))
-        with open(osp.join(root, 'annotations', f'{split}.json'), 'w') as f:
-            json.dump(dict(images=images, annotations=anns, categories=cats), f)
+def test_regimes_compare_each_student_with_its_own_baseline_and_flag_small_gaps():
+    args = bench.parse_args(['--seeds', '0', '1', '--variants'] + bench.REGIME_VARIANTS +
+                            ['--section', 'accuracy_regimes'])
+    runs = bench.plan(args)
+    assert [r.label for r in runs[:5]] == ['teacher/seed0', 'baseline_pretrained/seed0',
+                                           'baseline_pretrained/seed1',
+                                           'baseline_halfres/seed0', 'baseline_halfres/seed1']
+    assert {r.teacher for r in runs[5:]} == {'teacher/seed0'}
+    for run in runs[5:]:
+        if run.name.startswith('kd_pretrained'):  # the ablation of the main study, as it is
+            base_name = run.name.replace('kd_pretrained', 'kd', 1)
+            assert run.options == bench.VARIANTS[base_name][1]
+    results = fake_results(dict(teacher=56.0, baseline_pretrained=[54.0, 55.0],
+                                kd_pretrained=[56.0, 56.5], baseline_halfres=[30.0, 32.0],
+                                kd_halfres=[40.0, 41.0]))
+    record = bench.summarize(args, results)['variants']
+    assert record['kd_pretrained']['gain'] == 1.75  # against 54.5, a gap of 1.5: not judged
+    assert record['kd_pretrained']['targets'] == dict(
+        gain_above_spread=True, gap_at_least_3=False, gap_closed_two_thirds=None)
+    assert record['kd_halfres']['gain'] == 9.5 and record['kd_halfres']['gap_closed'] == 0.38
+    assert record['kd_halfres']['targets'] == dict(
+        gain_above_spread=True, gap_at_least_3=True, gap_closed_two_thirds=False)
 
 
-def test_quick_study_end_to_end_records_every_run(tmp_path):
-    data, work = str(tmp_path / 'bccd'), str(tmp_path / 'work')
-    write_tiny_bccd(data)
+def test_pretrained_student_trains_as_its_baseline_and_halfres_at_half_the_teachers_input():
+    kd, base = config('cpu', 'kd_pretrained'), config('cpu', 'baseline_pretrained')
+    assert {k: kd.to_dict()[k] for k in TRAINING} == {k: base.to_dict()[k] for k in TRAINING}
+    assert kd.model.backbone == base.model.backbone and kd.model.backbone.type == 'MobileNetV2'
+    kd, base = config('cpu', 'kd_halfres'), config('cpu', 'baseline_halfres')
+    teacher = config('cpu', 'teacher')
+    resize = [[t.scale for t in c[key].dataset.pipeline if t.type == 'Resize'][0]
+              for c, key in ((teacher, 'train_dataloader'), (kd, 'train_dataloader'),
+                             (base, 'train_dataloader'), (kd, 'test_dataloader'),
+                             (base, 'test_dataloader'))]
+    assert resize == [(256, 192), (256, 192), (128, 96), (128, 96), (128, 96)]
+    assert kd.model.student_downsample == 2 and kd.model.backbone == base.model.backbone
+    assert kd.train_cfg == base.train_cfg and kd.optim_wrapper == base.optim_wrapper
+    model = MODELS.build(kd.model)
+    assert model.level_map == {0: 1, 1: 2, 2: 3, 3: 4} and model.distill_rpn
+
+
+def test_amp_variant_needs_a_gpu_and_says_so_before_training(monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(SystemExit, match='kd_amp trains with mixed precision, which needs a '
+                       'GPU'):
+        bench.main(['--variants', 'baseline', 'kd_amp', '--work-dir', '/nonexistent'])
+
+
+def test_quick_study_end_to_end_records_every_run(tmp_path, tiny_bccd):
+    data, work = tiny_bccd, str(tmp_path / 'work')
     cmd = [sys.executable, osp.join(ROOT, 'benchmarks', 'bccd_accuracy.py'), '--quick',
            '--data-root', data, '--work-dir', work, '--seeds', '0', '--variants',
            'baseline', 'kd', '--parallel', '2']

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from mmdet.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
@@ -59,3 +60,32 @@ def test_peer_is_mmdets_ld_gfl_r101_to_r18_against_plain_gfl_r18():
     assert cfgs['ld'].model.backbone.depth == 18 and cfgs['ld'].model.teacher_ckpt is None
     assert cfgs['ld'].model.teacher_config.endswith('gfl_r101_fpn_ms-2x_coco.py')
     assert cfgs['ld_student'].model.type == 'GFL' and cfgs['ld_student'].model.backbone.depth == 18
+
+
+def test_floor_times_the_teacher_on_the_rois_the_student_samples_at_the_configs_size():
+    cfgs = overhead.floor_configs('bccd')
+    assert cfgs['kd'].model.type == 'KnowledgeDistillationTwoStageDetector'
+    assert cfgs['student'].model.type == 'FasterRCNN'
+    data = overhead.floor_batch(cfgs['kd'])
+    assert len(data['inputs']) == 2 and data['inputs'][0].shape == (3, 192, 256)
+    model = MODELS.build(cfgs['kd'].model)
+    forward = overhead.teacher_step_fn(model)
+    calls = []
+    model.roi_teacher = lambda x, rois, labels, metas, with_feats: calls.append(
+        (len(x), rois.shape, labels.shape, len(metas), with_feats))
+    forward(data)
+    # five FPN levels; 64 sampled RoIs per image, as the student's sampler
+    assert calls == [(5, (128, 5), (128, ), 2, False)]
+
+
+def test_floor_record_in_results_md():
+    record = dict(question='Is the distilled step at its floor? (CPU, 2 cores)', steps=30,
+                  pairs=dict(bccd=dict(batch=2, size='192x256', floor_s=0.5, over_floor=1.02,
+                                       models=dict(student=dict(median_s=0.3),
+                                                   teacher=dict(median_s=0.2),
+                                                   kd=dict(median_s=0.51)))))
+    text = overhead.floor_markdown(record)
+    assert '| bccd | 2, 192x256 | 300 ms | 200 ms | 500 ms | 510 ms | +2.0% |' in text
+    sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+    from results_md import renderer
+    assert renderer(record) is overhead.floor_markdown
