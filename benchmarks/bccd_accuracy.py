@@ -447,11 +447,18 @@ def markdown(record: dict, name: str = 'accuracy') -> str:
         lines.append(f"| {variant} | {v['description']} | {seeds} | {fmt_mean_std(v['map'])} | "
                      f"{fmt_mean_std(v['map_50'])} | {gain} | {closed} |")
     if record.get('targets'):
-        met = ', '.join(f"{k}: {'yes' if v else 'NO'}" for k, v in record['targets'].items())
-        lines += ['', f'Targets: {met}.']
+        lines += ['', f"Targets: {_met(record['targets'])}."]
+    for variant, v in record['variants'].items():
+        if v.get('targets') and variant != 'kd':
+            lines += ['', f"Targets of {variant}: {_met(v['targets'])}."]
     if not record['complete']:
         lines += ['', f"Incomplete: {record['unfinished']}."]
     return '\n'.join(lines) + '\n'
+
+
+def _met(targets: dict) -> str:
+    return ', '.join(f"{k}: {'n/a' if v is None else 'yes' if v else 'NO'}"
+                     for k, v in targets.items())
 
 
 def main(argv: Optional[List[str]] = None) -> int:

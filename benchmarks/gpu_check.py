@@ -1,6 +1,6 @@
 """The GPU measurements in one call, sized for about 10 minutes of one H100/H200-class GPU.
 
-    source .gpu/setup.sh && python3 benchmarks/gpu_check.py --data-root data/bccd
+    source .gpu/setup.sh && python3 benchmarks/gpu_check.py --data-root .bccd   # DEVELOPERS.md
     python benchmarks/gpu_check.py --quick --data-root /path/to/bccd   # the pipeline, on the CPU
 
 In turn, each with what is left of ``--budget`` seconds:

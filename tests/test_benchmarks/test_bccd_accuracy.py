@@ -281,6 +281,11 @@ def test_regimes_compare_each_student_with_its_own_baseline_and_flag_small_gaps(
     assert record['kd_halfres']['gain'] == 9.5 and record['kd_halfres']['gap_closed'] == 0.38
     assert record['kd_halfres']['targets'] == dict(
         gain_above_spread=True, gap_at_least_3=True, gap_closed_two_thirds=False)
+    text = bench.markdown(bench.summarize(args, results), 'accuracy_regimes')
+    assert ('Targets of kd_pretrained: gain_above_spread: yes, gap_at_least_3: NO, '
+            'gap_closed_two_thirds: n/a.') in text
+    assert ('Targets of kd_halfres: gain_above_spread: yes, gap_at_least_3: yes, '
+            'gap_closed_two_thirds: NO.') in text
 
 
 def test_pretrained_student_trains_as_its_baseline_and_halfres_at_half_the_teachers_input():
