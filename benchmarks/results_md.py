@@ -67,7 +67,7 @@ def renderer(record: dict) -> Callable[[dict, str], str]:
         from bccd_accuracy import markdown
     elif 'step_ratio' in record:
         from overhead import markdown
-    elif 'floor_s' in str(record.get('pairs')):  # overhead.py --floor
+    elif 'pairs' in record:  # overhead.py --floor
         from overhead import floor_markdown as markdown
     elif 'kd_map' in record:  # the demo
         tools = osp.join(ROOT, 'tools')
