@@ -11,6 +11,9 @@ over seeds, and the paper's per-term ablation (Table 4).
         baseline_halfres kd_pretrained kd_halfres kd_pretrained_paper \
         kd_pretrained_inherit_only kd_pretrained_soft_cls kd_pretrained_reg \
         kd_pretrained_hint --section accuracy_regimes                    # REGIME_VARIANTS
+    python benchmarks/bccd_accuracy.py --parallel 2 --variants baseline_halfres kd_halfres \
+        kd_halfres_paper baseline_halfres_12e kd_halfres_12e \
+        --section accuracy_resolution                                # RESOLUTION_VARIANTS
     python benchmarks/bccd_accuracy.py --setting gpu --parallel 8 --time-limit 470
 
 Trains the teacher once, then for every seed the student alone (``baseline``), distilled with
@@ -95,6 +98,8 @@ QUESTIONS = dict(
     accuracy_pairs='Does mmkd distil other pairs: a Cascade R-CNN teacher, a narrower student?',
     accuracy_regimes='Does distillation help a pretrained student, and a student at half the '
     "teacher's resolution?",
+    accuracy_resolution="How much of the gap to a teacher at twice the student's resolution "
+    "does distillation close, on the students' 3 epochs and on the teacher's 12?",
 )
 SOFT = ('loss_rpn_kd_cls', 'loss_kd_cls')
 REG = ('loss_rpn_kd_bbox', 'loss_kd_bbox')  # L2 to the teacher's regression; the paper's bound
@@ -167,6 +172,20 @@ for _name in ('kd', 'kd_paper', 'kd_inherit_only', 'kd_soft_cls', 'kd_reg', 'kd_
 # Mixed precision (mmengine's AmpOptimWrapper, dynamic loss scale; a GPU only): the GPU check.
 AMP = {'optim_wrapper.type': 'AmpOptimWrapper', 'optim_wrapper.loss_scale': 'dynamic'}
 VARIANTS['kd_amp'] = ('kd', AMP, 'distilled (defaults), mixed precision')
+# The resolution experiment further: the paper's method there, and both students on the
+# teacher's 12-epoch schedule (the most a 128x96 student reaches alone, and the paper's own
+# design: teacher and student trained alike, only the input differs).
+TEACHER_SCHEDULE = {'train_cfg.max_epochs': 12, 'param_scheduler.1.end': 12}
+VARIANTS.update(
+    kd_halfres_paper=('kd_halfres', dict(PAPER), "R-50-FPN student at 128x96, the paper's "
+                      'method'),
+    baseline_halfres_12e=('baseline_halfres', TEACHER_SCHEDULE,
+                          "R-50-FPN student at 128x96 alone, the teacher's 12 epochs"),
+    kd_halfres_12e=('kd_halfres', TEACHER_SCHEDULE, 'R-50-FPN student at 128x96, distilled '
+                    "(defaults), the teacher's 12 epochs"))
+BASELINE_OF['kd_halfres_12e'] = 'baseline_halfres_12e'  # a variant's own, before its config's
+RESOLUTION_VARIANTS = ['baseline_halfres', 'kd_halfres', 'kd_halfres_paper',
+                       'baseline_halfres_12e', 'kd_halfres_12e']
 REGIME_VARIANTS = ['baseline_pretrained', 'baseline_halfres', 'kd_pretrained', 'kd_halfres',
                    'kd_pretrained_paper', 'kd_pretrained_inherit_only',
                    'kd_pretrained_soft_cls', 'kd_pretrained_reg', 'kd_pretrained_hint']
@@ -363,7 +382,7 @@ def summarize(args: argparse.Namespace, results: Dict[str, dict]) -> dict:
             variants[name] = variant_record(name, runs)
     for name, record in variants.items():
         config = VARIANTS[name][0]
-        base = variants.get(BASELINE_OF.get(config, 'baseline'))
+        base = variants.get(BASELINE_OF.get(name) or BASELINE_OF.get(config, 'baseline'))
         if config in TEACHER_OF and base:
             record['gain'] = round(record['map_mean'] - base['map_mean'], 2)
             own_teacher = teachers.get(TEACHER_OF[config])

@@ -13,6 +13,7 @@ from mmengine.config import Config
 import mmkd  # noqa: F401
 from mmkd.detectors.pair import last_bbox_head
 from mmkd.experiments.records import read_json
+from mmkd.experiments.study import prepare_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
@@ -286,6 +287,26 @@ def test_regimes_compare_each_student_with_its_own_baseline_and_flag_small_gaps(
             'gap_closed_two_thirds: n/a.') in text
     assert ('Targets of kd_halfres: gain_above_spread: yes, gap_at_least_3: yes, '
             'gap_closed_two_thirds: NO.') in text
+
+
+def test_resolution_students_on_the_teachers_schedule_are_compared_with_each_other():
+    args = bench.parse_args(['--seeds', '0', '1', '--variants'] + bench.RESOLUTION_VARIANTS +
+                            ['--section', 'accuracy_resolution'])
+    runs = {r.label: r for r in bench.plan(args)}
+    cfg = prepare_config(runs['kd_halfres_12e/seed0'], '/tmp/unused')
+    teacher = config('cpu', 'teacher')
+    assert cfg.train_cfg.max_epochs == teacher.train_cfg.max_epochs == 12
+    # the same cosine over 12 epochs
+    assert cfg.to_dict()['param_scheduler'] == teacher.to_dict()['param_scheduler']
+    assert runs['kd_halfres_paper/seed1'].options == bench.VARIANTS['kd_paper'][1]
+    results = fake_results(dict(teacher=56.0, baseline_halfres=[38.0, 40.0],
+                                kd_halfres=[42.0, 43.0], kd_halfres_paper=[41.0, 42.0],
+                                baseline_halfres_12e=[46.0, 48.0], kd_halfres_12e=[50.0, 51.0]))
+    record = bench.summarize(args, results)['variants']
+    assert record['kd_halfres_12e']['gain'] == 3.5  # against the 12-epoch student, 47.0
+    assert record['kd_halfres_12e']['gap_closed'] == round(3.5 / 9.0, 3)
+    assert record['kd_halfres_paper']['gain'] == 2.5  # against the 3-epoch student, 39.0
+    assert 'gain' not in record['baseline_halfres_12e']
 
 
 def test_pretrained_student_trains_as_its_baseline_and_halfres_at_half_the_teachers_input():
