@@ -6,15 +6,17 @@ Times, in one process on identical inputs (random weights, COCO's 80 classes):
   kd_no_diagnostics  the same step with ``diagnostics=False`` (no kd_* agreement values)
   teacher   the R-50 teacher's backbone + neck + RPN + R-CNN head forward, no grad
   ld_student, ld  the peer: plain GFL R-18 step and mmdet's LD (GFL R-101 -> R-18) step
-Models run in turn, step by step (A B C A B C ...), so drift hits all alike; the median over
+Models run in turn, step by step (A B C, B C A, C A B ...), so drift hits all alike; the median over
 ``--steps`` after ``--warmup`` is reported, with peak GPU memory per model.
 
 With ``--floor``, the step against its floor instead, for the configs the demo and the BCCD
 study train (their batch, input size, heads and classes): the distilled step against the
 student's own step plus the teacher's no-grad forward of that step (features, RPN on every
-anchor where the RPN is distilled, R-CNN head on the sampled RoIs). What the distillation
-adds beyond the teacher's forward (its losses, the sampling it shares) is the step over its
-floor; the target is 3%.
+anchor where the RPN is distilled, R-CNN head on the RoIs the student samples). Both students
+start from the same weights and keep them (learning rate 0), so they propose the same boxes:
+NMS costs what the boxes make it cost. What the distillation adds beyond the teacher's forward
+(its losses, the sampling it shares) is the step over its floor, taken round by round (median
+and 95% interval); the target is 3%.
 
     python benchmarks/overhead.py --device cuda --sizes 2x800x1216 8x480x640 \
         --out benchmarks/overhead_gpu.json
@@ -24,15 +26,17 @@ floor; the target is 3%.
 """
 import argparse
 import json
+import math
 import os.path as osp
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import mmdet
 import torch
 from mmdet.registry import MODELS
+from mmdet.structures.bbox import bbox2roi
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
@@ -41,6 +45,8 @@ from mmengine.optim import build_optim_wrapper
 from results_md import heading, write_results_md
 
 import mmkd  # noqa: F401
+from mmkd.detectors.kd_two_stage import _scale_rois
+from mmkd.detectors.mmdet_internals import sample_rois
 from mmkd.experiments.records import environment, write_json_section
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -82,7 +88,12 @@ def model_configs(peer: bool) -> Dict[str, Config]:
 
 
 def train_step_fn(cfg: Config, device: str, amp: bool) -> Callable[[dict], None]:
-    model = MODELS.build(cfg.model).to(device)
+    return model_step_fn(MODELS.build(cfg.model).to(device), cfg, amp)
+
+
+def model_step_fn(model: torch.nn.Module, cfg: Config,
+                  amp: bool) -> Callable[[dict], None]:
+    """``model``'s training step with the config's optimizer (mixed precision on request)."""
     model.train()
     optim_cfg = dict(cfg.optim_wrapper)
     if amp:
@@ -124,11 +135,13 @@ def fake_batch(batch: int, height: int, width: int, seed: int = 0,
 
 
 def floor_configs(pair: str) -> Dict[str, Config]:
-    """The pair's distilled and student configs, random weights (the teacher's too)."""
+    """The pair's distilled and student configs, random weights (the teacher's too), with a
+    learning rate of 0: the optimizer does all its work, the weights stay as they start."""
     kd_file, student_file = (osp.join(ROOT, f) for f in FLOOR_PAIRS[pair])
     kd, student = Config.fromfile(kd_file), Config.fromfile(student_file)
     for cfg in (kd, student):
         cfg.model.backbone.init_cfg = None
+        cfg.optim_wrapper.optimizer.lr = 0.0
     kd.model.teacher_ckpt = None
     return dict(student=student, kd=kd)
 
@@ -141,84 +154,127 @@ def floor_batch(cfg: Config) -> dict:
                       num_classes=cfg.model.roi_head.bbox_head.num_classes)
 
 
+def same_student(kd: torch.nn.Module, student: torch.nn.Module) -> None:
+    """Give the plain ``student`` the distilled model's student weights (the heads it
+    inherited included), so both propose the same boxes: NMS and sampling cost as much."""
+    own = student.state_dict()
+    weights = {k: v for k, v in kd.state_dict().items() if k in own}
+    if set(weights) != set(own) or any(weights[k].shape != own[k].shape for k in own):
+        raise ValueError('the student config does not build the distilled config\'s student')
+    student.load_state_dict(weights)
+
+
 def teacher_step_fn(model: torch.nn.Module) -> Callable[[dict], None]:
     """The teacher's work in one step of the distilled ``model``, on the batch the step
-    preprocesses: features, RPN (where distilled) and R-CNN head on as many RoIs as the
-    student samples."""
+    preprocesses: features, RPN (where distilled) and R-CNN head on the RoIs the student
+    samples (its own RPN, proposals and sampler, once per batch, untimed: the student's
+    work)."""
     model.train()  # the teacher stays in eval (eval_teacher)
-    per_img = model.roi_head.train_cfg.sampler.num
     cache = {}
 
     @torch.no_grad()
     def forward(data: dict) -> None:
-        if id(data) not in cache:  # preprocessing belongs to the student's step
+        if id(data) not in cache:  # preprocessing and sampling belong to the student's step
             processed = model.data_preprocessor(data, True)
             inputs = model._teacher_inputs(processed['inputs'])
-            samples = processed['data_samples']
-            num, (h, w) = len(samples), inputs.shape[-2:]
-            rois = random_rois(num, per_img, h, w, inputs.device)
-            labels = torch.randint(model.roi_head.bbox_head.num_classes, (len(rois), ),
-                                   device=inputs.device)
+            student_inputs, samples = model._student_batch(inputs, processed['data_samples'])
+            x = model.extract_feat(student_inputs)
+            proposals = model.rpn_head.predict_by_feat(
+                *model.rpn_head(x), batch_img_metas=[s.metainfo for s in samples],
+                cfg=model.train_cfg.get('rpn_proposal', model.test_cfg.rpn))
+            sampled = sample_rois(model.roi_head, x, proposals, samples)
+            rois = _scale_rois(bbox2roi([r.priors for r in sampled]), model.student_downsample)
+            background = model.roi_head.bbox_head.num_classes
+            labels = torch.cat([torch.cat([r.pos_gt_labels, r.pos_gt_labels.new_full(
+                (len(r.neg_priors), ), background)]) for r in sampled])
             cache[id(data)] = (inputs, rois, labels, [s.metainfo for s in samples])
         inputs, rois, labels, metas = cache[id(data)]
         teacher_x = model.teacher.extract_feat(inputs)
         if model.distill_rpn:
             model.teacher.rpn_head(teacher_x)
-        model.roi_teacher(teacher_x, rois, labels, metas, with_feats=False)
+        model.roi_teacher(teacher_x, rois, model._target_classes(labels), metas,
+                          with_feats=model.loss_hint_roi is not None)
 
     return forward
 
 
 def measure_floor(pair: str, device: str, steps: int, warmup: int) -> dict:
-    """Student step, teacher forward and distilled step of ``pair``, timed in turn."""
+    """Student step, teacher forward and distilled step of ``pair``, timed in turn. The
+    distilled step over its floor is taken round by round (each round's distilled step over
+    that round's student step plus teacher forward, so drift cancels): its median and a 95%
+    confidence interval; the target is met when the interval's top is within it."""
     cfgs = floor_configs(pair)
-    fns = {name: train_step_fn(cfg, device, amp=False) for name, cfg in cfgs.items()}
-    fns['teacher'] = teacher_step_fn(MODELS.build(cfgs['kd'].model).to(device))
+    kd, student = (MODELS.build(cfgs[name].model).to(device) for name in ('kd', 'student'))
+    same_student(kd, student)
+    fns = dict(student=model_step_fn(student, cfgs['student'], amp=False),
+               kd=model_step_fn(kd, cfgs['kd'], amp=False), teacher=teacher_step_fn(kd))
     data = floor_batch(cfgs['kd'])
     res = measure(fns, data, steps, warmup, device)
+    times = {name: r.pop('times_s') for name, r in res.items()}
+    per_round = [kd / (student + teacher) for kd, student, teacher in zip(
+        times['kd'], times['student'], times['teacher'])]
+    low, over, high = median_ci95(per_round)
     floor = res['student']['median_s'] + res['teacher']['median_s']
     batch = data['inputs'][0].shape
     return dict(models=res, batch=len(data['inputs']), size=f'{batch[1]}x{batch[2]}',
-                floor_s=floor, over_floor=res['kd']['median_s'] / floor,
-                within_target=res['kd']['median_s'] / floor <= FLOOR_TARGET)
+                floor_s=floor, over_floor=over, over_floor_ci95=[low, high],
+                ratio_of_medians=res['kd']['median_s'] / floor,
+                within_target=high <= FLOOR_TARGET)
 
 
 def floor_markdown(record: dict, name: str = 'overhead_floor') -> str:
     """The floor record's section of RESULTS.md: one line per pair."""
-    lines = heading(name, record, f"Medians of {record['steps']} steps after warm-up; target: "
-                    f"the distilled step within {100 * (FLOOR_TARGET - 1):.0f}% of its floor.")
+    lines = heading(name, record, f"Medians of {record['steps']} steps after warm-up; over the "
+                    'floor: the median of the per-round ratios, with its 95% confidence '
+                    f"interval; target: within {100 * (FLOOR_TARGET - 1):.0f}% of the floor.")
     lines += ['| config | batch, size | student step | teacher forward | floor | distilled '
-              'step | over the floor |', '|---|---|---|---|---|---|---|']
+              'step | over the floor | 95% interval |', '|---|---|---|---|---|---|---|---|']
     for pair, r in record['pairs'].items():
         ms = {k: f"{1000 * v['median_s']:.0f} ms" for k, v in r['models'].items()}
+        ci = ' to '.join(f'{100 * (v - 1):+.1f}%' for v in r['over_floor_ci95']) \
+            if 'over_floor_ci95' in r else ''
         lines.append(f"| {pair} | {r['batch']}, {r['size']} | {ms['student']} | "
                      f"{ms['teacher']} | {1000 * r['floor_s']:.0f} ms | {ms['kd']} | "
-                     f"{100 * (r['over_floor'] - 1):+.1f}% |")
+                     f"{100 * (r['over_floor'] - 1):+.1f}% | {ci} |")
     return '\n'.join(lines) + '\n'
 
 
 def measure(fns: Dict[str, Callable], data: dict, steps: int, warmup: int,
             device: str) -> Dict[str, dict]:
+    """Each model's step ``warmup + steps`` times, in turn; the order rotates every round, so
+    no model always runs after the same one. Per model: median, min, max and every timed
+    step (``times_s``, round by round), peak GPU memory."""
     cuda = device.startswith('cuda')
     times: Dict[str, List[float]] = {name: [] for name in fns}
     peak: Dict[str, int] = {name: 0 for name in fns}
+    names = list(fns)
     for step in range(warmup + steps):
-        for name, fn in fns.items():
+        for name in names[step % len(names):] + names[:step % len(names)]:
             if cuda:
                 torch.cuda.synchronize()
                 torch.cuda.reset_peak_memory_stats()
             start = time.perf_counter()
-            fn(data)
+            fns[name](data)
             if cuda:
                 torch.cuda.synchronize()
                 peak[name] = max(peak[name], torch.cuda.max_memory_allocated())
             if step >= warmup:
                 times[name].append(time.perf_counter() - start)
     return {
-        name: dict(median_s=statistics.median(t), min_s=min(t), max_s=max(t),
+        name: dict(median_s=statistics.median(t), min_s=min(t), max_s=max(t), times_s=t,
                    peak_mem_mib=peak[name] / 2**20 if cuda else None)
         for name, t in times.items()
     }
+
+
+def median_ci95(values: List[float]) -> Tuple[float, float, float]:
+    """Median and a distribution-free 95% confidence interval for it (order statistics of
+    the binomial, normal approximation): ``(low, median, high)``."""
+    ordered, n = sorted(values), len(values)
+    half = 1.96 * math.sqrt(n) / 2
+    # 1-based ranks n/2 - half (down) and 1 + n/2 + half (up), as 0-based indices
+    low, high = max(0, math.floor(n / 2 - half) - 1), min(n - 1, math.ceil(n / 2 + half))
+    return ordered[low], statistics.median(ordered), ordered[high]
 
 
 def ratios(res: Dict[str, dict]) -> dict:
@@ -309,8 +365,10 @@ def main_floor(args: argparse.Namespace) -> None:
         for name, r in result['models'].items():
             print(f"  {name:<8} {r['median_s'] * 1000:8.1f} ms  (min {r['min_s'] * 1000:.1f},"
                   f" max {r['max_s'] * 1000:.1f})")
+        low, high = (100 * (v - 1) for v in result['over_floor_ci95'])
         print(f"  floor {result['floor_s'] * 1000:.1f} ms, distilled step "
-              f"{100 * (result['over_floor'] - 1):+.1f}% over it")
+              f"{100 * (result['over_floor'] - 1):+.1f}% over it (95%: {low:+.1f}% to "
+              f"{high:+.1f}%)")
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=2)
@@ -332,6 +390,8 @@ def main() -> None:
         batch, height, width = (int(v) for v in size.split('x'))
         res = measure(fns, fake_batch(batch, height, width), args.steps, args.warmup,
                       args.device)
+        for r in res.values():
+            r.pop('times_s')
         report['sizes'][size] = dict(models=res, **ratios(res))
         print(f"== batch {batch}, {height}x{width}, {report['device']}")
         for name, r in res.items():

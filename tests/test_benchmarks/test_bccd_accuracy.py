@@ -289,11 +289,11 @@ def test_regimes_compare_each_student_with_its_own_baseline_and_flag_small_gaps(
             'gap_closed_two_thirds: NO.') in text
 
 
-def test_resolution_students_on_the_teachers_schedule_are_compared_with_each_other():
+def test_resolution_students_on_the_teachers_schedule_are_compared_with_each_other(tmp_path):
     args = bench.parse_args(['--seeds', '0', '1', '--variants'] + bench.RESOLUTION_VARIANTS +
                             ['--section', 'accuracy_resolution'])
     runs = {r.label: r for r in bench.plan(args)}
-    cfg = prepare_config(runs['kd_halfres_12e/seed0'], '/tmp/unused')
+    cfg = prepare_config(runs['kd_halfres_12e/seed0'], str(tmp_path))
     teacher = config('cpu', 'teacher')
     assert cfg.train_cfg.max_epochs == teacher.train_cfg.max_epochs == 12
     # the same cosine over 12 epochs

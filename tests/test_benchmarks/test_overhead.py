@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from mmdet.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -74,18 +75,51 @@ def test_floor_times_the_teacher_on_the_rois_the_student_samples_at_the_configs_
     model.roi_teacher = lambda x, rois, labels, metas, with_feats: calls.append(
         (len(x), rois.shape, labels.shape, len(metas), with_feats))
     forward(data)
-    # five FPN levels; 64 sampled RoIs per image, as the student's sampler
+    # five FPN levels; the 64 RoIs per image that the student's sampler draws
     assert calls == [(5, (128, 5), (128, ), 2, False)]
+
+
+def test_floor_students_start_alike_and_keep_their_weights():
+    cfgs = overhead.floor_configs('demo')
+    assert cfgs['kd'].optim_wrapper.optimizer.lr == cfgs['student'].optim_wrapper.optimizer.lr == 0
+    kd, student = (MODELS.build(cfgs[name].model) for name in ('kd', 'student'))
+    overhead.same_student(kd, student)
+    data = overhead.floor_batch(cfgs['kd'])
+    before = {k: v.clone() for k, v in student.state_dict().items()}
+    assert all(torch.equal(v, kd.state_dict()[k]) for k, v in before.items())
+    overhead.model_step_fn(student, cfgs['student'], amp=False)(data)
+    assert all(torch.equal(v, student.state_dict()[k]) for k, v in before.items()
+               if 'running' not in k and 'num_batches' not in k)  # batch-norm statistics move
+    cfgs['student'].model.backbone.depth = 50
+    with pytest.raises(ValueError, match="does not build the distilled config's student"):
+        overhead.same_student(kd, MODELS.build(cfgs['student'].model))
 
 
 def test_floor_record_in_results_md():
     record = dict(question='Is the distilled step at its floor? (CPU, 2 cores)', steps=30,
                   pairs=dict(bccd=dict(batch=2, size='192x256', floor_s=0.5, over_floor=1.02,
+                                       over_floor_ci95=[0.995, 1.031],
                                        models=dict(student=dict(median_s=0.3),
                                                    teacher=dict(median_s=0.2),
                                                    kd=dict(median_s=0.51)))))
     text = overhead.floor_markdown(record)
-    assert '| bccd | 2, 192x256 | 300 ms | 200 ms | 500 ms | 510 ms | +2.0% |' in text
+    assert ('| bccd | 2, 192x256 | 300 ms | 200 ms | 500 ms | 510 ms | +2.0% | -0.5% to +3.1% |'
+            in text)
     sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
     from results_md import renderer
     assert renderer(record) is overhead.floor_markdown
+
+
+def test_models_take_turns_first_and_the_floor_is_taken_round_by_round(monkeypatch):
+    order, clock = [], iter(range(1000))
+    monkeypatch.setattr(overhead.time, 'perf_counter', lambda: next(clock))
+    fns = {name: (lambda data, name=name: order.append(name)) for name in 'abc'}
+    res = overhead.measure(fns, {}, steps=3, warmup=1, device='cpu')
+    assert order == list('abcbcacababc')  # each round starts one model later
+    assert res['a']['times_s'] == [1, 1, 1] and res['a']['median_s'] == 1
+
+
+def test_median_interval_is_distribution_free_order_statistics():
+    values = [float(v) for v in range(1, 101)]  # 100 rounds: the 40th and 61st values
+    assert overhead.median_ci95(values) == (40.0, 50.5, 61.0)
+    assert overhead.median_ci95([3.0, 1.0, 2.0]) == (1.0, 2.0, 3.0)  # too few: the range
