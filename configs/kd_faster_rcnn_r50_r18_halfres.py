@@ -1,11 +1,15 @@
 # The paper's resolution experiment: the teacher sees the full-scale image (1333x800),
 # the student the same image at half scale. The training pipeline produces the teacher's
 # input; the student's is that batch downsampled by 2 inside the detector, and student
-# FPN level l meets teacher level l + 1 (same anchors, same feature size).
+# FPN level l meets teacher level l + 1 for the hints (the same feature size). The
+# student's anchors are halved with its input (16-256 px, the teacher's 32-512) so that
+# they cover the objects the teacher's cover; the teacher's RPN scores them on its level
+# of the same anchors, every second cell (docs/method.md).
 _base_ = './kd_faster_rcnn_r50_r18.py'
 
 model = dict(
     student_downsample=2,
+    rpn_head=dict(anchor_generator=dict(scales=[4])),
     # padded teacher batches divisible by 64 keep the student's divisible by 32
     data_preprocessor=dict(pad_size_divisor=64))
 

@@ -92,6 +92,11 @@ def test_resolution_config_halves_the_students_input():
     assert resize.scale == (667, 400)
     model = MODELS.build(cfg.model)
     assert model.level_map == {0: 1, 1: 2, 2: 3, 3: 4} and model.hint_levels == [0, 1, 2, 3]
+    # anchors halved with the input: the teacher's of the same size, on its twice finer grid
+    student, teacher = (m.rpn_head.prior_generator for m in (model, model.teacher))
+    assert all(torch.equal(2 * s, t) for s, t in zip(student.base_anchors, teacher.base_anchors))
+    assert model.rpn_level_map == {lvl: (lvl, 2) for lvl in range(5)} and model.distill_rpn
+    assert 'rpn_head' not in model.inherit_teacher
     with torch.no_grad():
         feats = model.teacher.extract_feat(torch.zeros(1, 3, 128, 128))
     assert len(feats) == 5

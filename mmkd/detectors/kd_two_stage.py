@@ -83,12 +83,15 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
             must be equal. Defaults to ``'auto'``: the paper's adapter where the student
             and teacher widths differ, none where they are equal.
         distill_rpn (bool | str): Distil the RPN (``loss_rpn_kd_*``). Defaults to
-            ``'auto'``: where the teacher has the student's anchors.
+            ``'auto'``: where the teacher has the student's anchors in image pixels, on
+            the level of the same stride or every ``step``-th cell of a finer one
+            (``rpn_level_map``).
         inherit_teacher (Sequence[str] | str): Student modules that start from the
             teacher's weights (copied in ``init_weights()``), e.g.
             ``('rpn_head', 'roi_head')``; ``()`` inherits nothing (the paper). Defaults
-            to ``'auto'``: the RPN head where the RPN is distilled, the R-CNN head (or its
-            box head) where the box coding is the same, each where its weights fit.
+            to ``'auto'``: the RPN head where the RPN is distilled on the same grid, the
+            R-CNN head (or its box head) where the box coding is the same, each where its
+            weights fit.
         diagnostics (bool): Also return, under names without ``loss`` (logged, not
             optimised): ``kd_rpn_agree``, ``kd_rcnn_agree``, ``kd_teacher_acc``,
             ``kd_rpn_bound_active``, ``kd_rcnn_bound_active``, ``kd_hint_l{i}``,
@@ -162,7 +165,8 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
 
         # The pair: matched FPN levels, whether the RPN is distilled, the box coding.
         self.level_map = pair.level_map(self, teacher, student_downsample)
-        anchors = pair.same_anchors(self, teacher, self.level_map, student_downsample)
+        self.rpn_level_map = pair.rpn_level_map(self, teacher, student_downsample)
+        anchors = pair.rpn_anchors(self.rpn_level_map)
         self.distill_rpn = pair.resolve_distill_rpn(distill_rpn, anchors)
         student_coder = self.roi_head.bbox_head.bbox_coder
         self.roi_teacher = build_roi_teacher(teacher, student_coder)
@@ -202,8 +206,10 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
                 self.roi_adapter = MODELS.build(
                     dict(roi_adapter, in_channels=s_channels, out_channels=t_channels,
                          num_levels=1))
+        # the RPN head where its anchors sit on the teacher's as on its own grid
+        same_rpn_grid = self.distill_rpn and anchors[1] == 'same anchors'
         self.inherit_teacher = pair.resolve_inherit(inherit_teacher, self, teacher,
-                                                    self.distill_rpn, same_rcnn_coder)
+                                                    same_rpn_grid, same_rcnn_coder)
         print_log(
             pair.describe(self.level_map, self.hint_levels if self.loss_hint else [],
                           hint_adapter, self.inherit_teacher, self.distill_rpn, anchors[1],
@@ -307,12 +313,16 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
                        rpn_targets: tuple) -> dict:
         """Soft objectness on the sampled anchors, regression on the positive ones.
 
-        Student level ``l`` meets the teacher's level of the same stride (times
-        ``student_downsample``); student levels without one get no RPN distillation.
+        Student level ``l`` meets the teacher's level with its anchors, every ``step``-th
+        cell of it (``rpn_level_map``); student levels without one get no RPN
+        distillation.
         """
         labels, label_weights, bbox_targets, bbox_weights, avg_factor, anchors = rpn_targets
-        levels = sorted(self.level_map)
-        teacher_levels = [self.level_map[lvl] for lvl in levels]
+        levels = sorted(self.rpn_level_map)
+        teacher_rpn_outs = [[maps[t][..., ::step, ::step]
+                             for t, step in (self.rpn_level_map[lvl] for lvl in levels)]
+                            for maps in teacher_rpn_outs]
+        teacher_levels = range(len(levels))
         (cls_score, bbox_pred), (teacher_cls, teacher_bbox) = (
             (flatten_outputs(outs[0], lvls, 1), flatten_outputs(outs[1], lvls, 4))
             for outs, lvls in ((rpn_outs, levels), (teacher_rpn_outs, teacher_levels)))

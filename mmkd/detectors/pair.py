@@ -2,10 +2,11 @@
 """What a teacher-student pair allows, decided once when the detector is built.
 
 The defaults fit the pair (``'auto'``): hints through an adapter only where the necks differ
-in width, on the FPN levels both have (matched by stride); the RPN distilled only where the
-anchors are the same; the heads inherited only where their weights fit and their box coding
-is the same. An option set explicitly always wins, and what cannot work is refused here, with
-the option that fixes it, before any training. docs/method.md says why.
+in width, on the FPN levels both have (matched by stride); the RPN distilled where the
+teacher has the student's anchors (on a level of the same stride, or of a finer grid); the
+heads inherited only where their weights fit and their box coding is the same. An option set
+explicitly always wins, and what cannot work is refused here, with the option that fixes it,
+before any training. docs/method.md says why.
 """
 import copy
 import os.path as osp
@@ -97,19 +98,43 @@ def level_map(student: Module, teacher: Module, downsample: int) -> Dict[int, in
     return mapping
 
 
-def same_anchors(student: Module, teacher: Module, levels: Dict[int, int],
-                 downsample: int) -> Tuple[bool, str]:
-    """Whether the teacher's RPN scores the student's anchors at every matched level."""
-    if not levels:
-        return False, 'no FPN level of the same stride'
-    s_anchors = student.rpn_head.prior_generator.base_anchors
-    t_anchors = teacher.rpn_head.prior_generator.base_anchors
-    for s_level, t_level in levels.items():
-        s, t = s_anchors[s_level], t_anchors[t_level] / downsample
-        if s.shape != t.shape or not torch.allclose(s, t):
-            return False, ('the anchors differ (anchor_generator scales, ratios or '
-                           f'strides) at level {s_level}')
-    return True, 'same anchors'
+def rpn_level_map(student: Module, teacher: Module,
+                  downsample: int) -> Dict[int, Tuple[int, int]]:
+    """Student FPN level -> ``(teacher level, step)``: the teacher's level with the
+    student's anchors in image pixels, on a grid ``step`` times as fine (its stride times
+    ``step`` is the student's times ``downsample``), so that every ``step``-th cell of its
+    RPN outputs scores exactly the student's anchors. The level of the same stride first.
+    A student at a lower resolution with anchors for its input meets the teacher's
+    finer levels this way."""
+    s_gen, t_gen = student.rpn_head.prior_generator, teacher.rpn_head.prior_generator
+    mapping = {}
+    for s_level, (s_anchors, s_stride) in enumerate(zip(s_gen.base_anchors, s_gen.strides)):
+        found = []
+        for t_level, (t_anchors, t_stride) in enumerate(zip(t_gen.base_anchors,
+                                                            t_gen.strides)):
+            steps = {s * downsample / t for s, t in zip(s_stride, t_stride)}
+            if len(steps) != 1 or next(iter(steps)) % 1 or next(iter(steps)) < 1:
+                continue
+            t_anchors = t_anchors / downsample
+            if t_anchors.shape == s_anchors.shape and torch.allclose(t_anchors, s_anchors):
+                found.append((int(next(iter(steps))), t_level))
+        if found:
+            step, t_level = min(found)
+            mapping[s_level] = (t_level, step)
+    return mapping
+
+
+def rpn_anchors(rpn_levels: Dict[int, Tuple[int, int]]) -> Tuple[bool, str]:
+    """Whether the teacher's RPN scores the student's anchors on some level, and how."""
+    if not rpn_levels:
+        return False, ('the anchors differ (anchor_generator scales, ratios or strides) at '
+                       'every level')
+    if all(step == 1 for _, step in rpn_levels.values()):
+        return True, 'same anchors'
+    levels = sorted(rpn_levels)
+    steps = '/'.join(sorted({str(rpn_levels[lvl][1]) for lvl in levels}))
+    return True, (f'student levels {levels} on teacher levels '
+                  f'{[rpn_levels[lvl][0] for lvl in levels]}, a {steps}x finer grid')
 
 
 def resolve_distill_rpn(distill_rpn: Union[bool, str], anchors: Tuple[bool, str]) -> bool:
@@ -160,8 +185,9 @@ def misfit(student: Module, teacher: Module, name: str) -> Optional[str]:
 
 def resolve_inherit(inherit: Union[Sequence[str], str], student: Module, teacher: Module,
                     rpn_distilled: bool, same_rcnn_coder: bool) -> List[str]:
-    """``'auto'``: the RPN head where the anchors are the same, the R-CNN head (or its box
-    head, beside a mask head) where the weights fit and the box coding is the same."""
+    """``'auto'``: the RPN head where the RPN is distilled on the same grid
+    (``rpn_distilled``), the R-CNN head (or its box head, beside a mask head) where the
+    weights fit and the box coding is the same."""
     if inherit != AUTO:
         for name in inherit:
             reason = misfit(student, teacher, name)
@@ -190,7 +216,10 @@ def describe(levels: Dict[int, int], hint_levels: Sequence[int], adapter: Option
             f"through {adapter['type']}" if adapter else 'without adapter')
         if any(levels[lvl] != lvl for lvl in hint_levels):
             hints += f' (teacher levels {[levels[lvl] for lvl in hint_levels]})'
-    rpn_text = 'RPN distilled' if rpn else f'RPN not distilled ({rpn_reason})'
+    rpn_text = f'RPN not distilled ({rpn_reason})'
+    if rpn:
+        rpn_text = 'RPN distilled' + ('' if rpn_reason == 'same anchors' else
+                                      f' ({rpn_reason})')
     coding = ('same box coding' if same_coders else
               "teacher regression re-encoded in the student's box coding")
     return (f'mmkd: {teacher_roi_head} teacher; {hints}; {rpn_text}; inherited from the '

@@ -322,8 +322,13 @@ def test_pretrained_student_trains_as_its_baseline_and_halfres_at_half_the_teach
     assert resize == [(256, 192), (256, 192), (128, 96), (128, 96), (128, 96)]
     assert kd.model.student_downsample == 2 and kd.model.backbone == base.model.backbone
     assert kd.train_cfg == base.train_cfg and kd.optim_wrapper == base.optim_wrapper
+    # anchors halved with the input (8-128 px), the same alone and distilled
+    assert kd.model.rpn_head == base.model.rpn_head
+    assert base.model.rpn_head.anchor_generator.scales == [2]
+    assert teacher.model.rpn_head.anchor_generator.scales == [4]
     model = MODELS.build(kd.model)
-    assert model.level_map == {0: 1, 1: 2, 2: 3, 3: 4} and model.distill_rpn
+    assert model.level_map == {0: 1, 1: 2, 2: 3, 3: 4}
+    assert model.rpn_level_map == {lvl: (lvl, 2) for lvl in range(5)} and model.distill_rpn
 
 
 def test_amp_variant_needs_a_gpu_and_says_so_before_training(monkeypatch):

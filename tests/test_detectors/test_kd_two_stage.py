@@ -222,10 +222,19 @@ def test_hard_losses_equal_two_stage_detector_with_every_term_off_and_mu_1():
             assert torch.equal(ours[key], value), key
 
 
-def test_rpn_outputs_meet_their_own_anchors():
+@pytest.mark.parametrize('downsample', [1, 2])
+def test_rpn_outputs_meet_their_own_anchors(downsample):
     """The teacher's objectness and deltas are flattened in the anchor order of
-    get_targets: a teacher whose outputs encode each anchor's geometry shows it."""
-    model = build(kd_model_cfg())
+    get_targets: a teacher whose outputs encode each anchor's geometry shows it. A student
+    at half the teacher's input with anchors halved for it meets the teacher's levels of
+    its anchors (twice as fine a grid, every second cell)."""
+    cfg = defaults_cfg()  # 'auto': the RPN head inherited where on the same grid
+    cfg.student_downsample = downsample
+    if downsample > 1:
+        cfg.rpn_head.anchor_generator.scales = [8 // downsample]  # the teacher's: 8
+    model = build(cfg)
+    assert model.rpn_level_map == {lvl: (lvl, downsample) for lvl in range(5)}
+    assert ('rpn_head' in model.inherit_teacher) == (downsample == 1)
     teacher_head = model.teacher.rpn_head
     generator = teacher_head.prior_generator
 
@@ -246,13 +255,15 @@ def test_rpn_outputs_meet_their_own_anchors():
     teacher_head.forward = encoded_forward
     cls_calls = capture_inputs(model.loss_rpn_kd_cls)
     reg_calls = capture_inputs(model.loss_rpn_kd_bbox)
-    data = batch(model)
+    data = batch(model, shape=(3, 128, 192))
     model.train()
     model.loss(data['inputs'], data['data_samples'])
-    metas = [s.metainfo for s in data['data_samples']]
-    sizes = [f.shape[-2:] for f in model.extract_feat(data['inputs'])]
+    inputs, samples = model._student_batch(data['inputs'], data['data_samples'])
+    metas = [s.metainfo for s in samples]
+    sizes = [f.shape[-2:] for f in model.extract_feat(inputs)]
     anchors, _ = model.rpn_head.get_anchors(sizes, metas, device='cpu')
-    flat = torch.cat([torch.cat(per_img) for per_img in anchors]).double()
+    # the student's anchors in the teacher's pixels
+    flat = torch.cat([torch.cat(per_img) for per_img in anchors]).double() * downsample
     (_, teacher_cls, _), _ = cls_calls[0]
     (_, teacher_reg, _, _), _ = reg_calls[0]
     assert torch.equal(teacher_cls.reshape(-1), code(flat))

@@ -101,3 +101,28 @@ def test_describe_names_what_is_off_and_why():
                     '(anchor_generator scales, ratios or strides) at level 0); inherited '
                     "from the teacher: roi_head; teacher regression re-encoded in the "
                     "student's box coding")
+
+
+def test_smaller_student_anchors_meet_a_finer_teacher_level_every_second_cell(monkeypatch):
+    """The same input, the teacher's anchors twice the student's: student level l + 1 has
+    the anchors of teacher level l on a grid twice as fine; the student's smallest anchors
+    the teacher lacks. The RPN head is not inherited: on its own grid it scores other
+    anchors."""
+    from mmkd.detectors import kd_two_stage
+    lines = []
+    monkeypatch.setattr(kd_two_stage, 'print_log', lambda msg, logger: lines.append(msg))
+    teacher = Config.fromfile(STUDENT_CFG)
+    teacher.model.rpn_head.anchor_generator.scales = [16]  # the student's: 8
+    model = build(defaults_cfg(teacher))
+    assert model.rpn_level_map == {1: (0, 2), 2: (1, 2), 3: (2, 2), 4: (3, 2)}
+    assert model.distill_rpn and model.inherit_teacher == ['roi_head']
+    assert 'RPN distilled (student levels [1, 2, 3, 4] on teacher levels [0, 1, 2, 3], a 2x ' \
+        'finer grid)' in lines[0]
+    calls = []
+    forward = model.loss_rpn_kd_cls.forward
+    model.loss_rpn_kd_cls.forward = lambda *a, **k: calls.append(a) or forward(*a, **k)
+    losses = kd_losses(model)
+    assert torch.isfinite(losses['loss_rpn_kd_cls']) and torch.isfinite(losses['loss_rpn_kd_bbox'])
+    student_scores, teacher_scores = calls[0][:2]
+    per_image = sum(-(-96 // s) * -(-128 // s) * 3 for s in (8, 16, 32, 64))  # levels 1-4
+    assert student_scores.shape == teacher_scores.shape == (2 * per_image, 1)

@@ -2,6 +2,9 @@
 # of faster-rcnn_r18_fpn_12e_bccd-640x480.py trained and tested at half the input size.
 _base_ = './faster-rcnn_r18_fpn_12e_bccd-640x480.py'
 
+# anchors halved with the input (16-256 px): they cover what the 640x480 model's cover
+model = dict(rpn_head=dict(anchor_generator=dict(scales=[4])))
+
 img_scale = (320, 240)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
