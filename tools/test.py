@@ -13,6 +13,7 @@ import sys
 import warnings
 from copy import deepcopy
 
+import torch.distributed as dist
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.registry import RUNNERS
@@ -123,6 +124,10 @@ def main() -> None:
             raise SystemExit(f'--out {args.out}: the dump file must end with .pkl or .pickle')
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
+    if dist.is_available() and dist.is_initialized():
+        # gloo's threads stop before the interpreter does (else a rank can abort
+        # at exit: 'terminate called without an active exception')
+        dist.destroy_process_group()
 
 
 if __name__ == '__main__':

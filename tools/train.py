@@ -9,6 +9,7 @@ import os
 import os.path as osp
 import sys
 
+import torch.distributed as dist
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config, DictAction
 from mmengine.device import get_device
@@ -99,6 +100,10 @@ def main() -> None:
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    if dist.is_available() and dist.is_initialized():
+        # gloo's threads stop before the interpreter does (else a rank can abort
+        # at exit: 'terminate called without an active exception')
+        dist.destroy_process_group()
 
 
 if __name__ == '__main__':
