@@ -21,8 +21,8 @@ and 95% interval); the target is 3%.
     python benchmarks/overhead.py --device cuda --sizes 2x800x1216 8x480x640 \
         --out benchmarks/overhead_gpu.json
     python benchmarks/overhead.py --device cpu --sizes 1x320x480 --steps 5   # no GPU
-    python benchmarks/overhead.py --device cpu --floor demo bccd --steps 30 \
-        --results benchmarks/results.json                          # record overhead_floor
+    python benchmarks/overhead.py --device cpu --floor demo bccd --steps 400 \
+        --results benchmarks/results.json          # record overhead_floor, about 17 min
 """
 import argparse
 import json
