@@ -12,7 +12,7 @@ over seeds, and the paper's per-term ablation (Table 4).
         kd_pretrained_inherit_only kd_pretrained_soft_cls kd_pretrained_reg \
         kd_pretrained_hint --section accuracy_regimes                    # REGIME_VARIANTS
     python benchmarks/bccd_accuracy.py --parallel 2 --variants baseline_halfres kd_halfres \
-        kd_halfres_paper baseline_halfres_12e kd_halfres_12e \
+        kd_halfres_paper baseline_halfres_12e kd_halfres_12e kd_halfres_paper_12e \
         --section accuracy_resolution                                # RESOLUTION_VARIANTS
     python benchmarks/bccd_accuracy.py --setting gpu --parallel 8 --time-limit 470
 
@@ -182,10 +182,14 @@ VARIANTS.update(
     baseline_halfres_12e=('baseline_halfres', TEACHER_SCHEDULE,
                           "R-50-FPN student at 128x96 alone, the teacher's 12 epochs"),
     kd_halfres_12e=('kd_halfres', TEACHER_SCHEDULE, 'R-50-FPN student at 128x96, distilled '
-                    "(defaults), the teacher's 12 epochs"))
-BASELINE_OF['kd_halfres_12e'] = 'baseline_halfres_12e'  # a variant's own, before its config's
+                    "(defaults), the teacher's 12 epochs"),
+    kd_halfres_paper_12e=('kd_halfres', dict(PAPER, **TEACHER_SCHEDULE),
+                          "R-50-FPN student at 128x96, the paper's method, the teacher's 12 "
+                          'epochs'))
+for _name in ('kd_halfres_12e', 'kd_halfres_paper_12e'):  # a variant's own, before its config's
+    BASELINE_OF[_name] = 'baseline_halfres_12e'
 RESOLUTION_VARIANTS = ['baseline_halfres', 'kd_halfres', 'kd_halfres_paper',
-                       'baseline_halfres_12e', 'kd_halfres_12e']
+                       'baseline_halfres_12e', 'kd_halfres_12e', 'kd_halfres_paper_12e']
 REGIME_VARIANTS = ['baseline_pretrained', 'baseline_halfres', 'kd_pretrained', 'kd_halfres',
                    'kd_pretrained_paper', 'kd_pretrained_inherit_only',
                    'kd_pretrained_soft_cls', 'kd_pretrained_reg', 'kd_pretrained_hint']

@@ -207,8 +207,7 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
                     dict(roi_adapter, in_channels=s_channels, out_channels=t_channels,
                          num_levels=1))
         # the RPN head where its anchors sit on the teacher's as on its own grid
-        same_rpn_grid = self.distill_rpn and all(
-            step == 1 for _, step in self.rpn_level_map.values())
+        same_rpn_grid = self.distill_rpn and anchors[1] == 'same anchors'
         self.inherit_teacher = pair.resolve_inherit(inherit_teacher, self, teacher,
                                                     same_rpn_grid, same_rcnn_coder)
         print_log(
