@@ -299,6 +299,8 @@ def test_resolution_students_on_the_teachers_schedule_are_compared_with_each_oth
     # the same cosine over 12 epochs
     assert cfg.to_dict()['param_scheduler'] == teacher.to_dict()['param_scheduler']
     assert runs['kd_halfres_paper/seed1'].options == bench.VARIANTS['kd_paper'][1]
+    assert runs['kd_halfres_paper_12e/seed0'].options == dict(bench.VARIANTS['kd_paper'][1],
+                                                             **bench.TEACHER_SCHEDULE)
     results = fake_results(dict(teacher=56.0, baseline_halfres=[38.0, 40.0],
                                 kd_halfres=[42.0, 43.0], kd_halfres_paper=[41.0, 42.0],
                                 baseline_halfres_12e=[46.0, 48.0], kd_halfres_12e=[50.0, 51.0],
@@ -306,8 +308,6 @@ def test_resolution_students_on_the_teachers_schedule_are_compared_with_each_oth
     record = bench.summarize(args, results)['variants']
     assert record['kd_halfres_12e']['gain'] == 3.5  # against the 12-epoch student, 47.0
     assert record['kd_halfres_paper_12e']['gain'] == 1.5
-    assert runs['kd_halfres_paper_12e/seed0'].options == dict(bench.VARIANTS['kd_paper'][1],
-                                                             **bench.TEACHER_SCHEDULE)
     assert record['kd_halfres_12e']['gap_closed'] == round(3.5 / 9.0, 3)
     assert record['kd_halfres_paper']['gain'] == 2.5  # against the 3-epoch student, 39.0
     assert 'gain' not in record['baseline_halfres_12e']
