@@ -13,7 +13,6 @@ import sys
 import warnings
 from copy import deepcopy
 
-import torch.distributed as dist
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.registry import RUNNERS
@@ -23,11 +22,11 @@ from mmengine.runner import Runner
 
 try:  # importing mmkd registers its modules and its safe checkpoint loading
     from mmkd.hooks import TeacherProvenanceHook
-    from mmkd.utils import setup_cpu_distributed
+    from mmkd.utils import setup_cpu_distributed, teardown_distributed
 except ImportError:  # mmkd not installed: use this checkout
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     from mmkd.hooks import TeacherProvenanceHook
-    from mmkd.utils import setup_cpu_distributed
+    from mmkd.utils import setup_cpu_distributed, teardown_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -124,10 +123,7 @@ def main() -> None:
             raise SystemExit(f'--out {args.out}: the dump file must end with .pkl or .pickle')
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
-    if dist.is_available() and dist.is_initialized():
-        # gloo's threads stop before the interpreter does (else a rank can abort
-        # at exit: 'terminate called without an active exception')
-        dist.destroy_process_group()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

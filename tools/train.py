@@ -9,7 +9,6 @@ import os
 import os.path as osp
 import sys
 
-import torch.distributed as dist
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config, DictAction
 from mmengine.device import get_device
@@ -17,10 +16,10 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 try:  # importing mmkd registers its modules and its safe checkpoint loading
-    from mmkd.utils import setup_cpu_distributed
+    from mmkd.utils import setup_cpu_distributed, teardown_distributed
 except ImportError:  # mmkd not installed: use this checkout
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    from mmkd.utils import setup_cpu_distributed
+    from mmkd.utils import setup_cpu_distributed, teardown_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -100,10 +99,7 @@ def main() -> None:
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
-    if dist.is_available() and dist.is_initialized():
-        # gloo's threads stop before the interpreter does (else a rank can abort
-        # at exit: 'terminate called without an active exception')
-        dist.destroy_process_group()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

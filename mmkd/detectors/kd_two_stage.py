@@ -38,9 +38,9 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
 
     The defaults are mmkd's: the paper's terms and constants with three changes measured on
     BCCD (heads inherited from the teacher, the hint without adapter where the necks are
-    equally wide, L2 to the teacher's regression in place of the bound); the paper's method
-    is ``kd_chen2017_paper`` in configs/_base_/kd_chen2017.py. docs/method.md gives each
-    choice and its measurement.
+    equally wide and see one resolution, L2 to the teacher's regression in place of the
+    bound); the paper's method is ``kd_chen2017_paper`` in configs/_base_/kd_chen2017.py.
+    docs/method.md gives each choice and its measurement.
 
     The teacher is evaluated where the student is: its RPN on the same anchors, its R-CNN
     head on the student's sampled RoIs (a Cascade R-CNN teacher as at test time, the RoIs
@@ -81,7 +81,7 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
             :class:`FeatureAdapter` (channels and levels filled in), e.g. the paper's
             ``dict(type='FeatureAdapter', kernel_size=1)``; ``None``: none, the widths
             must be equal. Defaults to ``'auto'``: the paper's adapter where the student
-            and teacher widths differ, none where they are equal.
+            and teacher widths differ or ``student_downsample > 1``, none otherwise.
         distill_rpn (bool | str): Distil the RPN (``loss_rpn_kd_*``). Defaults to
             ``'auto'``: where the teacher has the student's anchors in image pixels, on
             the level of the same stride or every ``step``-th cell of a finer one
@@ -193,7 +193,8 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
         hint_adapter = None
         if self.loss_hint is not None:
             s_channels, t_channels = pair.neck_channels(self), pair.neck_channels(teacher)
-            hint_adapter = pair.resolve_adapter(adapter, s_channels, t_channels, 'loss_hint')
+            hint_adapter = pair.resolve_adapter(adapter, s_channels, t_channels, 'loss_hint',
+                                                student_downsample)
             if hint_adapter is not None:
                 self.adapter = MODELS.build(
                     dict(dict(in_channels=s_channels, out_channels=t_channels,
@@ -201,7 +202,7 @@ class KnowledgeDistillationTwoStageDetector(TwoStageDetector):
         if self.loss_hint_roi is not None:
             s_channels, t_channels = pair.roi_channels(self), pair.roi_channels(teacher)
             roi_adapter = pair.resolve_adapter(adapter, s_channels, t_channels,
-                                               'loss_hint_roi')
+                                               'loss_hint_roi', student_downsample)
             if roi_adapter is not None:
                 self.roi_adapter = MODELS.build(
                     dict(roi_adapter, in_channels=s_channels, out_channels=t_channels,

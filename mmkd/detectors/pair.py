@@ -2,7 +2,8 @@
 """What a teacher-student pair allows, decided once when the detector is built.
 
 The defaults fit the pair (``'auto'``): hints through an adapter only where the necks differ
-in width, on the FPN levels both have (matched by stride); the RPN distilled where the
+in width or the teacher sees a higher resolution, on the FPN levels both have (matched by
+stride); the RPN distilled where the
 teacher has the student's anchors (on a level of the same stride, or of a finer grid); the
 heads inherited only where their weights fit and their box coding is the same. An option set
 explicitly always wins, and what cannot work is refused here, with the option that fixes it,
@@ -153,10 +154,13 @@ def coders_equal(a: Module, b: Module) -> bool:
 
 
 def resolve_adapter(adapter: Union[ConfigType, str, None], s_channels: int, t_channels: int,
-                    term: str) -> Optional[dict]:
-    """``'auto'``: the paper's 1x1 adapter where the widths differ, none where equal."""
+                    term: str, downsample: int = 1) -> Optional[dict]:
+    """``'auto'``: the paper's 1x1 adapter where the widths differ or the teacher sees a
+    higher resolution (``downsample > 1``: its features come from another level of its
+    FPN), none otherwise."""
     if adapter == AUTO:
-        return None if s_channels == t_channels else dict(PAPER_ADAPTER)
+        same = s_channels == t_channels and downsample == 1
+        return None if same else dict(PAPER_ADAPTER)
     if adapter is None and s_channels != t_channels:
         raise ValueError(f'{term} without an adapter needs the same channels, but the '
                          f'student has {s_channels} and the teacher {t_channels}: set '

@@ -32,3 +32,13 @@ def setup_cpu_distributed(cfg: Config) -> None:
     if not dist.is_initialized():
         timeout = datetime.timedelta(seconds=dist_cfg.get('timeout', 1800))
         dist.init_process_group(backend=dist_cfg['backend'], timeout=timeout)
+
+
+def teardown_distributed() -> None:
+    """Destroy the process group, if any, before the interpreter exits.
+
+    Gloo's worker threads must stop first: a rank that exits with the group alive can abort
+    ('terminate called without an active exception') after its work is done.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

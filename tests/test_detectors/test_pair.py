@@ -126,3 +126,46 @@ def test_smaller_student_anchors_meet_a_finer_teacher_level_every_second_cell(mo
     student_scores, teacher_scores = calls[0][:2]
     per_image = sum(-(-96 // s) * -(-128 // s) * 3 for s in (8, 16, 32, 64))  # levels 1-4
     assert student_scores.shape == teacher_scores.shape == (2 * per_image, 1)
+
+
+def test_auto_adapter_where_the_widths_differ_or_the_teacher_sees_more_pixels():
+    paper = dict(type='FeatureAdapter', kernel_size=1)
+    assert pair.resolve_adapter('auto', 8, 8, 'loss_hint') is None
+    assert pair.resolve_adapter('auto', 8, 16, 'loss_hint') == paper
+    assert pair.resolve_adapter('auto', 8, 8, 'loss_hint', downsample=2) == paper
+    assert pair.resolve_adapter(None, 8, 8, 'loss_hint', downsample=2) is None
+    with pytest.raises(ValueError, match='the student has 8 and the teacher 16'):
+        pair.resolve_adapter(None, 8, 16, 'loss_hint')
+
+
+@pytest.mark.parametrize('adapter', ['auto', None])
+def test_a_teacher_at_twice_the_resolution_meets_the_hints_through_the_papers_adapter(
+        adapter, monkeypatch):
+    """Equal widths, but student level l meets teacher level l + 1, features of another
+    depth of the teacher's FPN: ``'auto'`` puts the paper's 1x1 conv on each hinted level,
+    and the hint compares the adapted student map with the teacher's. ``None`` still
+    compares the maps themselves."""
+    from mmkd.detectors import kd_two_stage
+    lines = []
+    monkeypatch.setattr(kd_two_stage, 'print_log', lambda msg, logger: lines.append(msg))
+    cfg = defaults_cfg()
+    cfg.update(student_downsample=2, adapter=adapter)
+    model = build(cfg)
+    assert model.level_map == {0: 1, 1: 2, 2: 3, 3: 4} and model.hint_levels == [0, 1, 2, 3]
+    channels = pair.neck_channels(model)
+    if adapter is None:
+        assert model.adapter is None and 'without adapter (teacher levels' in lines[0]
+    else:
+        convs = model.adapter.convs
+        assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == \
+            [(channels, channels, (1, 1))] * 4
+        assert 'through FeatureAdapter (teacher levels [1, 2, 3, 4])' in lines[0]
+    torch.manual_seed(3)
+    x = tuple(torch.randn(2, channels, 24 // 2**i, 32 // 2**i) for i in range(5))
+    teacher_x = tuple(torch.randn(2, channels, 48 // 2**i, 64 // 2**i) for i in range(5))
+    ours = model._hint_losses(x, teacher_x)
+    student = [x[lvl] if model.adapter is None else model.adapter.convs[lvl](x[lvl])
+               for lvl in range(4)]
+    expected = [model.loss_hint(s, teacher_x[lvl + 1]) for lvl, s in enumerate(student)]
+    torch.testing.assert_close(ours['loss_hint'], sum(expected) / 4)
+    torch.testing.assert_close(ours['kd_hint_l0'], expected[0] / model.loss_hint.loss_weight)
